@@ -1,0 +1,270 @@
+package hstspolicy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(Redirect{})
+}
+
+// Redirect answers requests that did not reach the client over HTTPS with a
+// permanent redirect to the same URL over HTTPS, and can never be made to
+// redirect anywhere else: the Location's host must be on an allow-list.
+// A request whose host is malformed gets 400 and one whose host is not
+// allowed gets 421 (Misdirected Request), both without a Location.
+//
+// It replaces Caddy's automatic HTTP→HTTPS redirect, which reflects any
+// Host header and drops a non-default HTTPS port: turn that off with the
+// global option `auto_https disable_redirects` and serve an `http://` site
+// with this handler.
+//
+// Following hstspreload.org's rule, a plain-HTTP request is always sent to
+// HTTPS on the same host first. With CanonicalHost, requests that arrive
+// over HTTPS for another allowed host are then redirected to the canonical
+// one; put the hsts handler before this one so that redirect carries HSTS.
+//
+// Requests from a proxy in trusted_proxies count as HTTPS when their
+// X-Forwarded-Proto says so (see IsSecure).
+type Redirect struct {
+	// StatusCode is the redirect status: 308 (Permanent Redirect; keeps
+	// the method and body) or 301 (Moved Permanently; some clients turn
+	// a POST into a GET). Default: 308.
+	StatusCode int `json:"status_code,omitempty"`
+
+	// Hosts lists the host names that may appear in a Location: exact
+	// names, IP addresses, or one-label wildcards ("*.example.com").
+	// A catch-all "*" is refused.
+	// Default: every host name in the host matchers of the http app's
+	// HTTPS servers (servers with TLS connection policies), i.e. the
+	// site addresses of a Caddyfile.
+	Hosts []string `json:"hosts,omitempty"`
+
+	// CanonicalHost, if set, is where requests that arrive over HTTPS for
+	// another allowed host are redirected. Plain-HTTP requests still go to
+	// HTTPS on their own host first. It is added to the allow-list.
+	// Default: none.
+	CanonicalHost string `json:"canonical_host,omitempty"`
+
+	// Port is the HTTPS port written into the Location; it is left out
+	// when it is 443. Set it when a proxy or load balancer publishes HTTPS
+	// on another port than Caddy listens on.
+	// Default: the http app's https_port (443).
+	Port int `json:"port,omitempty"`
+
+	canonical string
+	portPart  string
+	hosts     func() HostList
+	logger    *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Redirect) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.https_redirect",
+		New: func() caddy.Module { return new(Redirect) },
+	}
+}
+
+// Provision sets up the redirect: it applies defaults, normalises the
+// allow-list and, when none is given, arranges to read the host names
+// of the HTTPS servers once the http app has finished loading.
+func (rd *Redirect) Provision(ctx caddy.Context) error {
+	rd.logger = ctx.Logger()
+	if rd.StatusCode == 0 {
+		rd.StatusCode = http.StatusPermanentRedirect
+	}
+	if rd.CanonicalHost != "" {
+		canonical, err := NormalizeHost(rd.CanonicalHost)
+		if err != nil || strings.Contains(rd.CanonicalHost, ":") && !strings.HasPrefix(rd.CanonicalHost, "[") {
+			return fmt.Errorf("canonical_host = %q: not a host name (%v); write a bare name such as \"example.com\", without scheme or port", rd.CanonicalHost, err)
+		}
+		rd.canonical = canonical
+	}
+
+	var httpApp *caddyhttp.App
+	if app, err := ctx.AppIfConfigured("http"); err == nil {
+		httpApp, _ = app.(*caddyhttp.App)
+	}
+	port := rd.Port
+	if port == 0 && httpApp != nil {
+		port = httpApp.HTTPSPort
+	}
+	if port != 0 && port != 443 {
+		rd.portPart = ":" + strconv.Itoa(port)
+	}
+
+	if len(rd.Hosts) > 0 {
+		hl, err := ParseHostList(rd.Hosts)
+		if err != nil {
+			return err
+		}
+		if rd.canonical != "" {
+			hl.exact[rd.canonical] = struct{}{}
+		}
+		rd.hosts = func() HostList { return hl }
+		return nil
+	}
+	if httpApp == nil {
+		return fmt.Errorf("hosts is empty and there is no http app to take the HTTPS host names from; list the hosts to redirect to")
+	}
+	// The http app is still loading while its handlers provision: servers
+	// provisioned later have not run automatic HTTPS yet. Read the host
+	// names once, on the first request, when all of them are final.
+	rd.hosts = sync.OnceValue(func() HostList {
+		hl := HTTPSHosts(httpApp)
+		if rd.canonical != "" {
+			hl.exact[rd.canonical] = struct{}{}
+		}
+		if hl.Len() == 0 {
+			rd.logger.Warn("https_redirect allow-list is empty; every plain-HTTP request will be refused",
+				zap.String("fix", "list the host names in hosts, or give the HTTPS sites host names"))
+		} else {
+			rd.logger.Info("https_redirect allow-list", zap.Strings("hosts", hl.Patterns()))
+		}
+		return hl
+	})
+	return nil
+}
+
+// Validate ensures the redirect status is a permanent one.
+func (rd *Redirect) Validate() error {
+	if rd.StatusCode != http.StatusPermanentRedirect && rd.StatusCode != http.StatusMovedPermanently {
+		return fmt.Errorf("status_code = %d: must be 308 (keeps the method) or 301; hstspreload.org requires a permanent redirect", rd.StatusCode)
+	}
+	if rd.Port < 0 || rd.Port > 65535 {
+		return fmt.Errorf("port = %d: must be between 1 and 65535, or 0 for the http app's https_port", rd.Port)
+	}
+	return nil
+}
+
+// ServeHTTP redirects insecure requests, and secure ones for a
+// non-canonical host when CanonicalHost is set.
+func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	secure := IsSecure(r)
+	if secure && rd.canonical == "" {
+		return next.ServeHTTP(w, r)
+	}
+	host, err := NormalizeHost(r.Host)
+	if err == nil && !strings.HasPrefix(r.URL.Path, "/") && r.URL.Path != "" {
+		err = fmt.Errorf("%w: request target %q is not a path", ErrHostInvalid, r.URL.Path)
+	}
+	if secure {
+		if err != nil || host == rd.canonical || !rd.hosts().Allows(host) {
+			return next.ServeHTTP(w, r)
+		}
+		host = rd.canonical
+	} else if err == nil && !rd.hosts().Allows(host) {
+		err = errHostNotAllowed
+	}
+	if err != nil {
+		rd.refuse(w, r, err)
+		return nil
+	}
+	w.Header().Set("Location", rd.location(host, r))
+	w.WriteHeader(rd.StatusCode)
+	return nil
+}
+
+var errHostNotAllowed = errors.New("host not on the allow-list")
+
+// location builds https://host[:port]/path?query. The host comes from the
+// allow-list check, the path is re-escaped, and the query is the parsed
+// request's, which net/http has already cleared of control characters.
+func (rd *Redirect) location(host string, r *http.Request) string {
+	path := r.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	var sb strings.Builder
+	sb.Grow(len("https://") + len(host) + len(rd.portPart) + len(path) + 1 + len(r.URL.RawQuery))
+	sb.WriteString("https://")
+	sb.WriteString(host)
+	sb.WriteString(rd.portPart)
+	sb.WriteString(path)
+	if r.URL.RawQuery != "" {
+		sb.WriteByte('?')
+		sb.WriteString(r.URL.RawQuery)
+	}
+	return sb.String()
+}
+
+// refuse answers without a Location: 421 for a well-formed host that is not
+// allowed, 400 for a malformed one.
+func (rd *Redirect) refuse(w http.ResponseWriter, r *http.Request, reason error) {
+	status := http.StatusBadRequest
+	if errors.Is(reason, errHostNotAllowed) {
+		status = http.StatusMisdirectedRequest
+	}
+	rd.logger.Info("refused https redirect",
+		zap.String("host", r.Host),
+		zap.String("remote_ip", remoteIP(r)),
+		zap.Int("status", status),
+		zap.String("reason", reason.Error()))
+	w.Header().Del("Location")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(status)
+}
+
+func remoteIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok {
+		return ip
+	}
+	return r.RemoteAddr
+}
+
+// HTTPSHosts collects the host names of every HTTPS server of app: the
+// values of host matchers in its routes, nested subroutes included.
+// Patterns with placeholders or a catch-all are skipped, since they
+// cannot be checked before a request arrives.
+func HTTPSHosts(app *caddyhttp.App) HostList {
+	hl := HostList{exact: make(map[string]struct{})}
+	for _, srv := range app.Servers {
+		if len(srv.TLSConnPolicies) == 0 {
+			continue
+		}
+		for _, pattern := range routeHosts(srv.Routes) {
+			_ = hl.add(pattern) // invalid patterns cannot match any request either
+		}
+	}
+	return hl
+}
+
+// routeHosts returns the host matcher values of routes and their subroutes.
+func routeHosts(routes caddyhttp.RouteList) []string {
+	var out []string
+	for _, route := range routes {
+		for _, set := range route.MatcherSets {
+			for _, m := range set {
+				if mh, ok := m.(*caddyhttp.MatchHost); ok {
+					out = append(out, slices.DeleteFunc(slices.Clone(*mh), hasPlaceholder)...)
+				}
+			}
+		}
+		for _, handler := range route.Handlers {
+			if sub, ok := handler.(*caddyhttp.Subroute); ok {
+				out = append(out, routeHosts(sub.Routes)...)
+			}
+		}
+	}
+	return out
+}
+
+func hasPlaceholder(s string) bool { return strings.ContainsAny(s, "{}") }
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Redirect)(nil)
+	_ caddy.Validator             = (*Redirect)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Redirect)(nil)
+)
