@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/caddyhosts"
 )
 
 func init() {
@@ -225,42 +226,17 @@ func remoteIP(r *http.Request) string {
 
 // HTTPSHosts collects the host names of every HTTPS server of app: the
 // values of host matchers in its routes, nested subroutes included.
-// Patterns with placeholders or a catch-all are skipped, since they
-// cannot be checked before a request arrives.
+// Patterns with placeholders are skipped, since they cannot be checked
+// before a request arrives; a catch-all cannot be listed either.
 func HTTPSHosts(app *caddyhttp.App) HostList {
 	hl := HostList{exact: make(map[string]struct{})}
-	for _, srv := range app.Servers {
-		if len(srv.TLSConnPolicies) == 0 {
-			continue
-		}
-		for _, pattern := range routeHosts(srv.Routes) {
-			_ = hl.add(pattern) // invalid patterns cannot match any request either
+	for _, hosts := range caddyhosts.HTTPSHosts(app) {
+		for _, pattern := range hosts {
+			_ = hl.add(pattern) // a pattern that cannot be listed cannot match a valid host either
 		}
 	}
 	return hl
 }
-
-// routeHosts returns the host matcher values of routes and their subroutes.
-func routeHosts(routes caddyhttp.RouteList) []string {
-	var out []string
-	for _, route := range routes {
-		for _, set := range route.MatcherSets {
-			for _, m := range set {
-				if mh, ok := m.(*caddyhttp.MatchHost); ok {
-					out = append(out, slices.DeleteFunc(slices.Clone(*mh), hasPlaceholder)...)
-				}
-			}
-		}
-		for _, handler := range route.Handlers {
-			if sub, ok := handler.(*caddyhttp.Subroute); ok {
-				out = append(out, routeHosts(sub.Routes)...)
-			}
-		}
-	}
-	return out
-}
-
-func hasPlaceholder(s string) bool { return strings.ContainsAny(s, "{}") }
 
 // Interface guards
 var (

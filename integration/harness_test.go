@@ -1,0 +1,308 @@
+// Package integration runs a real Caddy in-process (Caddy's caddytest) with
+// every hardtls module and talks to it with real TLS clients. All tests that
+// start Caddy live in this one package: they share fixed ports, and
+// `go test ./...` runs packages in parallel.
+//
+// Ports: admin 2999, HTTP 9080, HTTPS 9443, each plus HARDTLS_TEST_PORT_OFFSET
+// when set, so that two checkouts can run their tests at once.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	_ "github.com/hardtls/caddy-hardtls"
+)
+
+// ports and directories shared by every test of the package.
+var (
+	adminPort, httpPort, httpsPort int
+	dataDir                        string
+	logFile                        string
+)
+
+func TestMain(m *testing.M) {
+	offset := 0
+	if v := os.Getenv("HARDTLS_TEST_PORT_OFFSET"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "HARDTLS_TEST_PORT_OFFSET=%q is not a number\n", v)
+			os.Exit(2)
+		}
+		offset = n
+	}
+	adminPort, httpPort, httpsPort = 2999+offset, 9080+offset, 9443+offset
+
+	tmp, err := os.MkdirTemp("", "hardtls-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	// Caddy's storage, local CA and autosave go here, not to $HOME.
+	dataDir = filepath.Join(tmp, "data")
+	logFile = filepath.Join(tmp, "caddy.log")
+	os.Setenv("XDG_DATA_HOME", dataDir)
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(tmp, "config"))
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+// expand replaces the harness tokens in a config: {{admin_port}},
+// {{http_port}}, {{https_port}}, {{data_dir}}, {{log_file}}.
+func expand(cfg string) string {
+	return strings.NewReplacer(
+		"{{admin_port}}", strconv.Itoa(adminPort),
+		"{{http_port}}", strconv.Itoa(httpPort),
+		"{{https_port}}", strconv.Itoa(httpsPort),
+		"{{data_dir}}", dataDir,
+		"{{log_file}}", logFile,
+	).Replace(cfg)
+}
+
+// globals is the global options block every Caddyfile test starts with:
+// test ports, no trust-store changes, no autosave, JSON logs to a file the
+// tests can read.
+const globals = `
+	admin localhost:{{admin_port}}
+	http_port {{http_port}}
+	https_port {{https_port}}
+	skip_install_trust
+	persist_config off
+	log {
+		output file {{log_file}}
+		format json
+		level DEBUG
+	}
+`
+
+// caddyfile wraps site blocks in the test global options, with extra
+// global options added to the block.
+func caddyfile(extraGlobals, sites string) string {
+	return expand("{" + globals + extraGlobals + "\n}\n" + sites)
+}
+
+// newTester returns a caddytest.Tester on the harness's admin port.
+func newTester(t *testing.T) *caddytest.Tester {
+	t.Helper()
+	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{
+		AdminPort:          adminPort,
+		LoadRequestTimeout: 30 * time.Second,
+		TestRequestTimeout: 10 * time.Second,
+	})
+}
+
+// load starts Caddy if needed and loads a Caddyfile (or JSON when
+// adapter is "json"), failing the test if the config is refused.
+func load(t *testing.T, cfg, adapter string) *caddytest.Tester {
+	t.Helper()
+	tc := newTester(t)
+	tc.InitServer(cfg, adapter)
+	if t.Failed() {
+		t.FailNow()
+	}
+	return tc
+}
+
+// loadError posts a config to /load, expects it to be refused and returns
+// Caddy's error text.
+func loadError(t *testing.T, cfg, adapter string) string {
+	t.Helper()
+	contentType := "application/json"
+	if adapter != "json" {
+		contentType = "text/" + adapter
+	}
+	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), contentType, strings.NewReader(cfg))
+	if err != nil {
+		t.Fatalf("posting config: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		t.Fatalf("config was accepted; want it refused:\n%s", cfg)
+	}
+	var apiErr struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &apiErr) == nil && apiErr.Error != "" {
+		return apiErr.Error
+	}
+	return string(body)
+}
+
+// localRoot returns the pool holding the root of Caddy's local CA.
+func localRoot(t *testing.T) *x509.CertPool {
+	t.Helper()
+	path := filepath.Join(dataDir, "caddy", "pki", "authorities", "local", "root.crt")
+	var pemBytes []byte
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && len(b) > 0 {
+			pemBytes = b
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("local CA root %s did not appear: %v", path, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatalf("no certificate in %s", path)
+	}
+	return pool
+}
+
+// waitCert polls the HTTPS port until Caddy serves a certificate for
+// serverName that verifies against roots, and returns the leaf. Caddy
+// obtains certificates in the background after a config loads.
+func waitCert(t *testing.T, serverName string, roots *x509.CertPool) *x509.Certificate {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort))
+	deadline := time.Now().Add(60 * time.Second)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr,
+			&tls.Config{ServerName: serverName, RootCAs: roots})
+		if err == nil {
+			leaf := conn.ConnectionState().PeerCertificates[0]
+			conn.Close()
+			return leaf
+		}
+		lastErr = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no valid certificate for %s on %s after 60s: %v", serverName, addr, lastErr)
+	return nil
+}
+
+// client returns an HTTP client that sends every request to 127.0.0.1
+// (keeping the URL's port), verifies TLS against roots and does not
+// follow redirects.
+func client(roots *x509.CertPool) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				_, port, err := net.SplitHostPort(addr)
+				if err != nil {
+					return nil, err
+				}
+				return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+			},
+			TLSClientConfig:   &tls.Config{RootCAs: roots},
+			ForceAttemptHTTP2: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// get sends a GET with a fresh connection and returns the response with
+// its body read.
+func get(t *testing.T, c *http.Client, url string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if strings.EqualFold(header[i], "Host") {
+			req.Host = header[i+1]
+			continue
+		}
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if tr, ok := c.Transport.(*http.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+	return resp, string(body)
+}
+
+// rawRequest writes a raw HTTP/1.1 request to the plain-HTTP port and
+// returns the parsed response; it lets tests send what http.Client would
+// refuse to (absolute-form targets, odd Host headers).
+func rawRequest(t *testing.T, raw string) (*http.Response, error) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(httpPort)), 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, raw); err != nil {
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp, nil
+}
+
+// logEntry is one line of Caddy's JSON log.
+type logEntry map[string]any
+
+// logMark returns the current size of the log, to read only newer lines.
+func logMark() int64 {
+	fi, err := os.Stat(logFile)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logsSince returns the log lines written after mark whose "msg" is msg
+// (all lines when msg is empty), waiting up to wait for at least one.
+func logsSince(t *testing.T, mark int64, msg string, wait time.Duration) []logEntry {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		var out []logEntry
+		b, err := os.ReadFile(logFile)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if int64(len(b)) > mark {
+			for _, line := range bytes.Split(b[mark:], []byte("\n")) {
+				var e logEntry
+				if json.Unmarshal(line, &e) != nil {
+					continue
+				}
+				if msg == "" || e["msg"] == msg {
+					out = append(out, e)
+				}
+			}
+		}
+		if len(out) > 0 || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
