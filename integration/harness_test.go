@@ -55,7 +55,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	// Caddy's storage, local CA and autosave go here, not to $HOME.
+	// Caddy's storage and local CA go here (the globals set it, since
+	// Caddy reads XDG_DATA_HOME for its default storage when it is
+	// imported, before TestMain), and its config autosave too.
 	dataDir = filepath.Join(tmp, "data")
 	logFile = filepath.Join(tmp, "caddy.log")
 	os.Setenv("XDG_DATA_HOME", dataDir)
@@ -86,6 +88,7 @@ const globals = `
 	https_port {{https_port}}
 	skip_install_trust
 	persist_config off
+	storage file_system {{data_dir}}/caddy
 	log {
 		output file {{log_file}}
 		format json
