@@ -56,17 +56,17 @@ func (s *Seconds) UnmarshalJSON(b []byte) error {
 		}
 		v, err := ParseSeconds(str)
 		if err != nil {
-			return err
+			return fmt.Errorf("max_age or hold: %v", err)
 		}
 		*s = v
 		return nil
 	}
 	var n int64
 	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("%s is not a whole number of seconds or a duration string", b)
+		return fmt.Errorf("max_age or hold: %s is not a whole number of seconds or a duration string such as \"730d\"", b)
 	}
 	if n < 0 {
-		return fmt.Errorf("%d is negative; want zero or more seconds", n)
+		return fmt.Errorf("max_age or hold: %d is negative; want zero or more seconds", n)
 	}
 	*s = Seconds(n)
 	return nil
