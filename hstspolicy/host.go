@@ -122,15 +122,16 @@ func normalizeName(host string) (string, error) {
 	if len(host) > 253 {
 		return "", fmt.Errorf("%w: name longer than 253 bytes", ErrHostInvalid)
 	}
-	labels := strings.Split(host, ".")
-	for _, label := range labels {
+	var label string
+	for rest, more := host, true; more; {
+		label, rest, more = strings.Cut(rest, ".")
 		if err := checkLabel(label); err != nil {
 			return "", err
 		}
 	}
 	// A numeric last label is no DNS name: it is an IPv4 shorthand such as
 	// "127.1" or "2130706433", which browsers would resolve as an address.
-	if isDigits(labels[len(labels)-1]) {
+	if isDigits(label) {
 		return "", fmt.Errorf("%w: numeric top-level label", ErrHostInvalid)
 	}
 	return host, nil

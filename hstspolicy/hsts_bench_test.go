@@ -1,0 +1,114 @@
+package hstspolicy
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
+)
+
+// discardWriter is a ResponseWriter that keeps one header map, cleared per
+// request, so the benchmarks measure the handlers and not the recorder.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+
+var writeOK = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	w.WriteHeader(http.StatusOK)
+	return nil
+})
+
+// benchRequest is a TLS request carrying a Caddy replacer, as Caddy's
+// server prepares it for its handlers.
+func benchRequest() *http.Request {
+	r := tlsRequest()
+	ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+	return r.WithContext(ctx)
+}
+
+// BenchmarkHSTS measures the hsts handler on a secure request, with the
+// next handler writing the status line.
+func BenchmarkHSTS(b *testing.B) {
+	h := provisioned(b, new(Handler))
+	r := benchRequest()
+	w := &discardWriter{h: make(http.Header)}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		if err := h.ServeHTTP(w, r, writeOK); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if w.h.Get(headerKey) != "max-age=63072000; includeSubDomains" {
+		b.Fatalf("header = %q", w.h.Get(headerKey))
+	}
+}
+
+// BenchmarkHeadersSTS is the stock Caddy way of doing the same job:
+// `header Strict-Transport-Security "max-age=63072000; includeSubDomains"`.
+func BenchmarkHeadersSTS(b *testing.B) {
+	h := &headers.Handler{Response: &headers.RespHeaderOps{HeaderOps: &headers.HeaderOps{
+		Set: http.Header{headerKey: {"max-age=63072000; includeSubDomains"}},
+	}}}
+	if err := h.Provision(testContext(b)); err != nil {
+		b.Fatal(err)
+	}
+	r := benchRequest()
+	w := &discardWriter{h: make(http.Header)}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		if err := h.ServeHTTP(w, r, writeOK); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if w.h.Get(headerKey) != "max-age=63072000; includeSubDomains" {
+		b.Fatalf("header = %q", w.h.Get(headerKey))
+	}
+}
+
+// BenchmarkHSTSRamp measures the handler while a ramp is running, when
+// the clock is read on every request.
+func BenchmarkHSTSRamp(b *testing.B) {
+	final := Seconds(TwoYears)
+	h := provisioned(b, &Handler{MaxAge: &final, Ramp: &Ramp{
+		Start:  time.Now(),
+		Stages: []Stage{{MaxAge: 300}, {MaxAge: 604800}, {MaxAge: 2592000}},
+	}})
+	r := benchRequest()
+	w := &discardWriter{h: make(http.Header)}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		_ = h.ServeHTTP(w, r, writeOK)
+	}
+}
+
+// BenchmarkRedirect measures the https_redirect handler answering a
+// plain-HTTP request for an allowed host.
+func BenchmarkRedirect(b *testing.B) {
+	rd := &Redirect{Hosts: []string{"example.com", "www.example.com"}, Port: 8443}
+	if err := rd.Provision(testContext(b)); err != nil {
+		b.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "http://www.example.com/path?q=1", nil)
+	w := &discardWriter{h: make(http.Header)}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		_ = rd.ServeHTTP(w, r, writeOK)
+	}
+	if w.status != 308 {
+		b.Fatalf("status = %d", w.status)
+	}
+}

@@ -1,0 +1,124 @@
+package hstspolicy
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddytls"
+)
+
+func TestRedirectProvisionValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rd   Redirect
+		want string
+	}{
+		{"no_hosts_no_app", Redirect{}, "hosts is empty and there is no http app"},
+		{"catch_all", Redirect{Hosts: []string{"*"}}, `hosts[0] = "*"`},
+		{"canonical_with_port", Redirect{Hosts: []string{"a.example"}, CanonicalHost: "a.example:443"}, `canonical_host = "a.example:443"`},
+		{"status_302", Redirect{Hosts: []string{"a.example"}, StatusCode: 302}, "status_code = 302"},
+		{"port_negative", Redirect{Hosts: []string{"a.example"}, Port: -1}, "port = -1"},
+		{"ok", Redirect{Hosts: []string{"a.example"}, StatusCode: 301}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rd := tc.rd
+			err := rd.Provision(testContext(t))
+			if err == nil {
+				err = rd.Validate()
+			}
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedirectServeHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		rd       Redirect
+		target   string
+		host     string
+		secure   bool
+		status   int
+		location string
+	}{
+		{"default_port_dropped", Redirect{Hosts: []string{"example.com"}, Port: 443}, "/a?b=c", "example.com", false, 308, "https://example.com/a?b=c"},
+		{"custom_port_kept", Redirect{Hosts: []string{"example.com"}, Port: 8443}, "/a", "example.com:8080", false, 308, "https://example.com:8443/a"},
+		{"status_301", Redirect{Hosts: []string{"example.com"}, StatusCode: 301}, "/", "example.com", false, 301, "https://example.com/"},
+		{"ipv6", Redirect{Hosts: []string{"::1"}, Port: 8443}, "/", "[::1]:8080", false, 308, "https://[::1]:8443/"},
+		{"not_allowed", Redirect{Hosts: []string{"example.com"}}, "/", "evil.example", false, 421, ""},
+		{"malformed", Redirect{Hosts: []string{"example.com"}}, "/", "example.com@evil.example", false, 400, ""},
+		{"secure_passes", Redirect{Hosts: []string{"example.com"}}, "/", "example.com", true, 200, ""},
+		{"canonical_over_https", Redirect{Hosts: []string{"www.example.com"}, CanonicalHost: "example.com"}, "/p", "www.example.com", true, 308, "https://example.com/p"},
+		{"canonical_itself", Redirect{Hosts: []string{"www.example.com"}, CanonicalHost: "example.com"}, "/p", "example.com", true, 200, ""},
+		{"canonical_same_host_first", Redirect{Hosts: []string{"www.example.com"}, CanonicalHost: "example.com"}, "/p", "www.example.com", false, 308, "https://www.example.com/p"},
+		{"canonical_unlisted_over_https", Redirect{Hosts: []string{"www.example.com"}, CanonicalHost: "example.com"}, "/p", "evil.example", true, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rd := tc.rd
+			if err := rd.Provision(testContext(t)); err != nil {
+				t.Fatal(err)
+			}
+			if err := rd.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodGet, tc.target, nil)
+			r.Host = tc.host
+			if tc.secure {
+				r = tlsRequestFor(r)
+			}
+			rec := httptest.NewRecorder()
+			err := rd.ServeHTTP(rec, r, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				w.WriteHeader(200)
+				return nil
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Code != tc.status || rec.Header().Get("Location") != tc.location {
+				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Header().Get("Location"), tc.status, tc.location)
+			}
+		})
+	}
+}
+
+func tlsRequestFor(r *http.Request) *http.Request {
+	r.TLS = tlsRequest().TLS
+	return r
+}
+
+func TestHTTPSHostsFromApp(t *testing.T) {
+	host := func(names ...string) caddyhttp.MatcherSet {
+		mh := caddyhttp.MatchHost(names)
+		return caddyhttp.MatcherSet{&mh}
+	}
+	sub := &caddyhttp.Subroute{Routes: caddyhttp.RouteList{{MatcherSets: caddyhttp.MatcherSets{host("nested.example")}}}}
+	app := &caddyhttp.App{Servers: map[string]*caddyhttp.Server{
+		"https": {
+			TLSConnPolicies: caddytls.ConnectionPolicies{new(caddytls.ConnectionPolicy)},
+			Routes: caddyhttp.RouteList{
+				{MatcherSets: caddyhttp.MatcherSets{host("a.example", "*.b.example", "{env.HOST}")}, Handlers: []caddyhttp.MiddlewareHandler{sub}},
+			},
+		},
+		"plain": {Routes: caddyhttp.RouteList{{MatcherSets: caddyhttp.MatcherSets{host("plain.example")}}}},
+	}}
+	hl := HTTPSHosts(app)
+	for h, want := range map[string]bool{"a.example": true, "x.b.example": true, "nested.example": true, "plain.example": false} {
+		if hl.Allows(h) != want {
+			t.Errorf("Allows(%q) = %v, want %v", h, !want, want)
+		}
+	}
+	if hl.Len() != 3 {
+		t.Errorf("Len = %d, want 3 (placeholder skipped): %v", hl.Len(), hl.Patterns())
+	}
+}
