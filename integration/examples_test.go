@@ -1,0 +1,53 @@
+package integration
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// exampleConfig reads a file of examples/ and moves it onto the test ports
+// and storage, so the file that users run is the one tested.
+func exampleConfig(t *testing.T, name string) string {
+	t.Helper()
+	raw, err := os.ReadFile("../examples/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.NewReplacer(
+		"admin localhost:2019", "admin localhost:{{admin_port}}\n\tskip_install_trust\n\tpersist_config off\n\tstorage file_system {{data_dir}}/caddy",
+		"http_port 8080", "http_port {{http_port}}",
+		"https_port 8443", "https_port {{https_port}}",
+	).Replace(string(raw))
+	if cfg == string(raw) {
+		t.Fatalf("examples/%s no longer has the ports this test moves", name)
+	}
+	return expand(cfg)
+}
+
+// TestExampleCaddyfile runs the README's examples/Caddyfile: HSTS over
+// HTTPS and hardtls's redirect on the plain-HTTP port.
+func TestExampleCaddyfile(t *testing.T) {
+	load(t, exampleConfig(t, "Caddyfile"), "caddyfile")
+	roots := localRoot(t)
+	waitCert(t, "localhost", roots)
+	c := client(roots)
+
+	resp, body := get(t, c, "https://localhost:"+strconv.Itoa(httpsPort)+"/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "Hello from hardtls over HTTP/2.0, tls1.3") {
+		t.Errorf("HTTPS: %d %q", resp.StatusCode, body)
+	}
+	if got := resp.Header.Values("Strict-Transport-Security"); len(got) != 1 || got[0] != wantSTS {
+		t.Errorf("HTTPS: Strict-Transport-Security %q", got)
+	}
+
+	resp, _ = get(t, c, "http://localhost:"+strconv.Itoa(httpPort)+"/some/path?q=1")
+	if want := "https://localhost:" + strconv.Itoa(httpsPort) + "/some/path?q=1"; resp.StatusCode != 308 || resp.Header.Get("Location") != want {
+		t.Errorf("HTTP: %d %q, want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	resp, _ = get(t, c, "http://localhost:"+strconv.Itoa(httpPort)+"/", "Host", "evil.example")
+	if resp.StatusCode != 421 || resp.Header.Get("Location") != "" {
+		t.Errorf("HTTP evil host: %d %q, want 421 without Location", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
