@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -49,5 +52,35 @@ func TestExampleCaddyfile(t *testing.T) {
 	resp, _ = get(t, c, "http://localhost:"+strconv.Itoa(httpPort)+"/", "Host", "evil.example")
 	if resp.StatusCode != 421 || resp.Header.Get("Location") != "" {
 		t.Errorf("HTTP evil host: %d %q, want 421 without Location", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestExampleReverseProxy runs examples/reverse-proxy.Caddyfile in front of
+// an application that sends its own, weaker Strict-Transport-Security.
+func TestExampleReverseProxy(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=60")
+		fmt.Fprintf(w, "app saw %s", r.Header.Get("X-Forwarded-Host"))
+	}))
+	defer app.Close()
+	cfg := exampleConfig(t, "reverse-proxy.Caddyfile")
+	if !strings.Contains(cfg, "localhost:9000") {
+		t.Fatal("examples/reverse-proxy.Caddyfile no longer proxies to localhost:9000")
+	}
+	load(t, strings.ReplaceAll(cfg, "localhost:9000", strings.TrimPrefix(app.URL, "http://")), "caddyfile")
+	roots := localRoot(t)
+	waitCert(t, "app.localhost", roots)
+	c := client(roots)
+
+	resp, body := get(t, c, "https://app.localhost:"+strconv.Itoa(httpsPort)+"/")
+	if body != "app saw app.localhost" {
+		t.Errorf("status %d body = %q", resp.StatusCode, body)
+	}
+	if got := resp.Header.Values("Strict-Transport-Security"); len(got) != 1 || got[0] != wantSTS {
+		t.Errorf("Strict-Transport-Security = %q, want exactly [%q]", got, wantSTS)
+	}
+	resp, _ = get(t, c, "http://app.localhost:"+strconv.Itoa(httpPort)+"/x")
+	if want := "https://app.localhost:" + strconv.Itoa(httpsPort) + "/x"; resp.StatusCode != 308 || resp.Header.Get("Location") != want {
+		t.Errorf("HTTP: %d %q, want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 }
