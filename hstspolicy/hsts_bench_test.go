@@ -36,10 +36,9 @@ func benchRequest() *http.Request {
 	return r.WithContext(ctx)
 }
 
-// BenchmarkHSTS measures the hsts handler on a secure request, with the
-// next handler writing the status line.
-func BenchmarkHSTS(b *testing.B) {
-	h := provisioned(b, new(Handler))
+// benchServe runs h on a secure request until the benchmark ends, the
+// next handler writing the status line, and checks the header it left.
+func benchServe(b *testing.B, h caddyhttp.MiddlewareHandler) {
 	r := benchRequest()
 	w := &discardWriter{h: make(http.Header)}
 	b.ReportAllocs()
@@ -49,9 +48,14 @@ func BenchmarkHSTS(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if w.h.Get(headerKey) != "max-age=63072000; includeSubDomains" {
-		b.Fatalf("header = %q", w.h.Get(headerKey))
+	if w.h.Get(headerKey) == "" {
+		b.Fatal("no Strict-Transport-Security header")
 	}
+}
+
+// BenchmarkHSTS measures the hsts handler on a secure request.
+func BenchmarkHSTS(b *testing.B) {
+	benchServe(b, provisioned(b, new(Handler)))
 }
 
 // BenchmarkHeadersSTS is the stock Caddy way of doing the same job:
@@ -63,35 +67,17 @@ func BenchmarkHeadersSTS(b *testing.B) {
 	if err := h.Provision(testContext(b)); err != nil {
 		b.Fatal(err)
 	}
-	r := benchRequest()
-	w := &discardWriter{h: make(http.Header)}
-	b.ReportAllocs()
-	for b.Loop() {
-		clear(w.h)
-		if err := h.ServeHTTP(w, r, writeOK); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if w.h.Get(headerKey) != "max-age=63072000; includeSubDomains" {
-		b.Fatalf("header = %q", w.h.Get(headerKey))
-	}
+	benchServe(b, h)
 }
 
 // BenchmarkHSTSRamp measures the handler while a ramp is running, when
 // the clock is read on every request.
 func BenchmarkHSTSRamp(b *testing.B) {
 	final := Seconds(TwoYears)
-	h := provisioned(b, &Handler{MaxAge: &final, Ramp: &Ramp{
+	benchServe(b, provisioned(b, &Handler{MaxAge: &final, Ramp: &Ramp{
 		Start:  time.Now(),
 		Stages: []Stage{{MaxAge: 300}, {MaxAge: 604800}, {MaxAge: 2592000}},
-	}})
-	r := benchRequest()
-	w := &discardWriter{h: make(http.Header)}
-	b.ReportAllocs()
-	for b.Loop() {
-		clear(w.h)
-		_ = h.ServeHTTP(w, r, writeOK)
-	}
+	}}))
 }
 
 // BenchmarkRedirect measures the https_redirect handler answering a
