@@ -202,17 +202,29 @@ func (hl *HostList) add(pattern string) error {
 	if strings.Contains(pattern, "*") {
 		return fmt.Errorf("only a whole first label may be a wildcard (\"*.example.com\"); a catch-all would allow redirects to any host")
 	}
-	if strings.Contains(pattern, ":") && !strings.HasPrefix(pattern, "[") {
-		if _, err := netip.ParseAddr(pattern); err == nil {
-			pattern = "[" + pattern + "]"
-		}
-	}
-	name, err := NormalizeHost(pattern)
+	name, err := NormalizeName(pattern)
 	if err != nil {
-		return fmt.Errorf("%v; use a host name, IPv4 address or IPv6 address", err)
+		return err
 	}
 	hl.exact[name] = struct{}{}
 	return nil
+}
+
+// NormalizeName normalises a host name or IP address given in a config:
+// like NormalizeHost, but a port is refused and an IPv6 address may be
+// written with or without brackets.
+func NormalizeName(name string) (string, error) {
+	if addr, err := netip.ParseAddr(name); err == nil && addr.Is6() {
+		name = "[" + name + "]"
+	}
+	if i := strings.LastIndexByte(name, ':'); i >= 0 && i > strings.LastIndexByte(name, ']') {
+		return "", fmt.Errorf("%w: a port; write the bare host name, such as \"example.com\"", ErrHostInvalid)
+	}
+	host, err := NormalizeHost(name)
+	if err != nil {
+		return "", fmt.Errorf("%v; use a host name, IPv4 address or IPv6 address", err)
+	}
+	return host, nil
 }
 
 // Len returns the number of patterns in the list.

@@ -100,7 +100,7 @@ func TestHostList(t *testing.T) {
 	if hl.Len() != 5 {
 		t.Errorf("Len() = %d, want 5", hl.Len())
 	}
-	for _, bad := range []string{"*", "*.com", "a.*.example", "ex*ample.com", "example.com/x", "https://example.com", "*.", ""} {
+	for _, bad := range []string{"*", "*.com", "a.*.example", "ex*ample.com", "example.com/x", "https://example.com", "*.", "", "example.com:443", "[::1]:443", "10.0.0.1:80"} {
 		if _, err := ParseHostList([]string{"ok.example", bad}); err == nil || !strings.Contains(err.Error(), "hosts[1]") {
 			t.Errorf("ParseHostList(%q) error = %v, want one naming hosts[1]", bad, err)
 		}

@@ -86,9 +86,9 @@ func (rd *Redirect) Provision(ctx caddy.Context) error {
 		rd.StatusCode = http.StatusPermanentRedirect
 	}
 	if rd.CanonicalHost != "" {
-		canonical, err := NormalizeHost(rd.CanonicalHost)
-		if err != nil || strings.Contains(rd.CanonicalHost, ":") && !strings.HasPrefix(rd.CanonicalHost, "[") {
-			return fmt.Errorf("canonical_host = %q: not a host name (%v); write a bare name such as \"example.com\", without scheme or port", rd.CanonicalHost, err)
+		canonical, err := NormalizeName(rd.CanonicalHost)
+		if err != nil {
+			return fmt.Errorf("canonical_host = %q: %v; write a bare name such as \"example.com\", without scheme or port", rd.CanonicalHost, err)
 		}
 		rd.canonical = canonical
 	}
