@@ -11,4 +11,6 @@ import (
 	_ "github.com/hardtls/caddy-hardtls/caddyfile"
 	// http.handlers.hsts and http.handlers.https_redirect.
 	_ "github.com/hardtls/caddy-hardtls/hstspolicy"
+	// tlsguard app and admin.api.tlsguard.
+	_ "github.com/hardtls/caddy-hardtls/tlsguard"
 )

@@ -1,0 +1,120 @@
+package tlsguard
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// collector exposes the app's counters and its last assessment on Caddy's
+// metrics registry. It reads them at scrape time, so a reload that
+// replaces the app leaves no stale series behind. Label sets are bounded:
+// server and site names come from the config, versions, suites and
+// reasons from fixed lists.
+type collector struct {
+	app *App
+
+	handshakes *prometheus.Desc
+	hellos     *prometheus.Desc
+	refused    *prometheus.Desc
+	tls13Share *prometheus.Desc
+	config     *prometheus.Desc
+	findings   *prometheus.Desc
+	grade      *prometheus.Desc
+	score      *prometheus.Desc
+}
+
+func newCollector(a *App) *collector {
+	return &collector{
+		app: a,
+		handshakes: prometheus.NewDesc("tlsguard_handshakes_total",
+			"Completed TLS handshakes by negotiated version and cipher suite, and whether the session was resumed.",
+			[]string{"server", "version", "cipher_suite", "resumed"}, nil),
+		hellos: prometheus.NewDesc("tlsguard_client_hellos_total",
+			"ClientHellos of full handshakes by the best protocol version the client offered (tls1.2 means the client would fail under the modern profile).",
+			[]string{"server", "max_version"}, nil),
+		refused: prometheus.NewDesc("tlsguard_refused_handshakes_total",
+			"TLS handshakes that failed, by the reason Go's error gives.",
+			[]string{"server", "reason"}, nil),
+		tls13Share: prometheus.NewDesc("tlsguard_tls13_client_ratio",
+			"Share of ClientHellos (full handshakes) that offer TLS 1.3.",
+			[]string{"server"}, nil),
+		config: prometheus.NewDesc("tlsguard_config_info",
+			"The tlsguard profile and mode of the running config; always 1.",
+			[]string{"profile", "mode"}, nil),
+		findings: prometheus.NewDesc("tlsguard_findings",
+			"Findings of the last assessment, by severity.",
+			[]string{"severity"}, nil),
+		grade: prometheus.NewDesc("tlsguard_site_grade_info",
+			"The rating-guide grade of each site; always 1.",
+			[]string{"server", "site", "grade"}, nil),
+		score: prometheus.NewDesc("tlsguard_site_score",
+			"The rating-guide final score (0-100) of each site.",
+			[]string{"server", "site"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.handshakes, c.hellos, c.refused, c.tls13Share, c.config, c.findings, c.grade, c.score} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	a := c.app
+	ch <- prometheus.MustNewConstMetric(c.config, prometheus.GaugeValue, 1, a.profile.Name, a.Mode)
+	for _, srv := range a.servers {
+		if srv.stats != nil {
+			c.collectStats(ch, srv.name, srv.stats)
+		}
+	}
+	as := a.lastAssessment()
+	if as == nil {
+		return
+	}
+	for _, sev := range []Severity{SeverityError, SeverityWarning, SeverityInfo} {
+		ch <- prometheus.MustNewConstMetric(c.findings, prometheus.GaugeValue, float64(as.findings.count(sev)), string(sev))
+	}
+	for _, srv := range as.servers {
+		for _, s := range srv.Sites {
+			if s.Grade == nil {
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(c.grade, prometheus.GaugeValue, 1, srv.Name, s.Host, s.Grade.Grade)
+			ch <- prometheus.MustNewConstMetric(c.score, prometheus.GaugeValue, float64(s.Grade.Score), srv.Name, s.Host)
+		}
+	}
+}
+
+func (c *collector) collectStats(ch chan<- prometheus.Metric, server string, st *serverStats) {
+	for v := range numVersionSlots {
+		for s := range maxSuiteSlots {
+			for r, resumed := range []string{"false", "true"} {
+				// Only combinations that occurred: most of the
+				// version-suite grid cannot happen.
+				if n := st.handshakes[v][s][r].Load(); n > 0 {
+					ch <- prometheus.MustNewConstMetric(c.handshakes, prometheus.CounterValue, float64(n),
+						server, versionSlotNames[v], suiteSlotName(s), resumed)
+				}
+			}
+		}
+	}
+	var total, tls13 uint64
+	for v := range numVersionSlots {
+		n := st.hellos[v].Load()
+		total += n
+		if v == slotTLS13 {
+			tls13 = n
+		}
+		ch <- prometheus.MustNewConstMetric(c.hellos, prometheus.CounterValue, float64(n), server, versionSlotNames[v])
+	}
+	if total > 0 {
+		ch <- prometheus.MustNewConstMetric(c.tls13Share, prometheus.GaugeValue, float64(tls13)/float64(total), server)
+	}
+	for r := range numReasons {
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.refused[r].Load()), server, reasonNames[r])
+	}
+}
+
+// Interface guards
+var _ prometheus.Collector = (*collector)(nil)

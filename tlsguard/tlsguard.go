@@ -1,0 +1,333 @@
+// Package tlsguard holds every HTTP server of a Caddy config to a TLS
+// profile from Mozilla's Server Side TLS guidelines 6.0: it refuses,
+// hardens or reports connection policies that fall short, lints the
+// certificates Caddy serves, grades each site by SSL Labs' rating guide,
+// and counts handshakes by version, suite and refusal reason. The report
+// is served at the admin endpoint GET /tlsguard/ and as Prometheus
+// metrics.
+package tlsguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/caddyhosts"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+	caddy.RegisterModule(adminAPI{})
+}
+
+// Modes.
+const (
+	// ModeEnforce refuses a config whose connection policies violate the
+	// profile.
+	ModeEnforce = "enforce"
+	// ModeHarden applies the profile to the policies' built TLS configs.
+	ModeHarden = "harden"
+	// ModeAudit changes nothing and reports.
+	ModeAudit = "audit"
+)
+
+// Defaults.
+const (
+	defaultLintInterval = caddy.Duration(10 * time.Minute)
+	// startupWait bounds how long the startup grades wait for
+	// certificates that are still being issued.
+	startupWait = 2 * time.Minute
+)
+
+// statsPool keeps each HTTP server's handshake counters across config
+// reloads, keyed by server name.
+var statsPool = caddy.NewUsagePool()
+
+// App is the tlsguard app. It holds every TLS connection policy of every
+// HTTP server, including the ones Caddy's automatic HTTPS and the
+// Caddyfile create, to a TLS profile, and reports on certificates, sites
+// and handshakes.
+type App struct {
+	// Profile is the TLS profile: "modern" (TLS 1.3 only), "intermediate"
+	// (TLS 1.2 with the six ECDHE AEAD suites, and TLS 1.3) or "custom"
+	// (see Custom), after Mozilla's Server Side TLS guidelines 6.0.
+	// Default: intermediate.
+	Profile string `json:"profile,omitempty"`
+
+	// Custom defines the custom profile; it is required with profile
+	// custom and refused with any other.
+	Custom *CustomProfile `json:"custom,omitempty"`
+
+	// Mode says what happens to policies that violate the profile:
+	// "enforce" refuses the config and lists every violation, "harden"
+	// applies the profile to the policies' built TLS configs where the
+	// user set nothing stricter and logs each change, "audit" only logs
+	// and reports. Default: enforce.
+	Mode string `json:"mode,omitempty"`
+
+	// LintInterval is how often the served certificates are linted and the
+	// sites graded again; changes are logged. The admin report always
+	// assesses afresh. Default: 10m.
+	LintInterval caddy.Duration `json:"lint_interval,omitempty"`
+
+	// Telemetry turns the handshake counters on or off. Default: true.
+	Telemetry *bool `json:"telemetry,omitempty"`
+
+	profile   Profile
+	servers   []*server
+	findings  Findings // policy findings, after any hardening
+	statsKeys []string
+	ctx       caddy.Context
+	logger    *zap.Logger
+	now       func() time.Time
+
+	// mu guards the fields below it; a pointer, since Caddy copies the
+	// zero App to read its module info.
+	mu         *sync.Mutex
+	last       *assessment
+	logged     map[string]bool   // findings already logged
+	lastGrades map[string]string // site key -> grade last logged
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+// server is one HTTPS server of the http app as tlsguard sees it.
+type server struct {
+	name     string
+	policies []PolicyReport
+	settings []policySettings
+	sites    []site
+	stats    *serverStats
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "tlsguard",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision sets up the app: it resolves the profile, checks (and in
+// harden mode patches) every connection policy of every HTTPS server,
+// finds each site's policy and HSTS source, and hooks the handshake
+// counters into the policies' TLS configs.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	a.logger = ctx.Logger()
+	a.mu = new(sync.Mutex)
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.Profile == "" {
+		a.Profile = ProfileIntermediate
+	}
+	if a.Mode == "" {
+		a.Mode = ModeEnforce
+	}
+	if a.LintInterval == 0 {
+		a.LintInterval = defaultLintInterval
+	}
+	if !slices.Contains([]string{ModeEnforce, ModeHarden, ModeAudit}, a.Mode) {
+		return fmt.Errorf("mode %q is unknown: use enforce, harden or audit", a.Mode)
+	}
+	if a.LintInterval < caddy.Duration(time.Second) {
+		return fmt.Errorf("lint_interval %s is too short: use at least 1s, e.g. 10m", time.Duration(a.LintInterval))
+	}
+	var err error
+	if a.profile, err = resolveProfile(a.Profile, a.Custom); err != nil {
+		return err
+	}
+	a.logged = make(map[string]bool)
+	a.lastGrades = make(map[string]string)
+
+	appIface, err := ctx.AppIfConfigured("http")
+	if errors.Is(err, caddy.ErrNotConfigured) {
+		a.logger.Info("no http app: tlsguard has no connection policy to guard")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("loading the http app: %w", err)
+	}
+	httpApp := appIface.(*caddyhttp.App)
+
+	hosts := caddyhosts.HTTPSHosts(httpApp)
+	names := make([]string, 0, len(httpApp.Servers))
+	for name, srv := range httpApp.Servers {
+		if caddyhosts.IsHTTPS(srv) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		a.servers = append(a.servers, a.provisionServer(ctx, name, httpApp.Servers[name], hosts[name]))
+	}
+
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		if err := reg.Register(newCollector(a)); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	a.logger.Info("tlsguard",
+		zap.String("profile", a.profile.Name),
+		zap.String("mode", a.Mode),
+		zap.Strings("servers", names),
+		zap.Int("policy_errors", a.findings.count(SeverityError)),
+		zap.Int("policy_warnings", a.findings.count(SeverityWarning)))
+	if a.Mode != ModeEnforce || len(a.findings.Errors()) == 0 {
+		a.logFindings(a.findings)
+	}
+	return nil
+}
+
+// provisionServer checks and hardens one server's policies, finds its
+// sites and hooks its telemetry.
+func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Server, hosts []string) *server {
+	s := &server{name: name}
+	for i, cp := range srv.TLSConnPolicies {
+		var changes []Change
+		if a.Mode == ModeHarden {
+			changes = hardenPolicy(a.profile, cp)
+			for _, c := range changes {
+				a.logger.Info("hardened connection policy",
+					zap.String("server", name), zap.Int("policy", i),
+					zap.String("field", c.Field), zap.String("from", c.From), zap.String("to", c.To))
+			}
+		}
+		a.findings = append(a.findings, checkPolicy(a.profile, name, i, cp)...)
+		settings, _ := settingsOf(cp)
+		rep := settings.report(i)
+		rep.Hardened = changes
+		s.policies = append(s.policies, rep)
+		s.settings = append(s.settings, settings)
+	}
+	s.sites = buildSites(ctx, srv, hosts)
+
+	if a.Telemetry == nil || *a.Telemetry {
+		key := "tlsguard.stats." + name
+		st, _, _ := statsPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+			return newServerStats(a.now()), nil
+		})
+		a.statsKeys = append(a.statsKeys, key)
+		s.stats = st.(*serverStats)
+		for _, cp := range srv.TLSConnPolicies {
+			if cp.TLSConfig != nil {
+				s.stats.wrap(cp.TLSConfig)
+			}
+		}
+		srv.RegisterConnState(s.stats.connState)
+	}
+	return s
+}
+
+// Validate ensures that, in enforce mode, no connection policy violates
+// the profile; the error lists every violation.
+func (a *App) Validate() error {
+	if a.Mode != ModeEnforce {
+		return nil
+	}
+	errs := a.findings.Errors()
+	if len(errs) == 0 {
+		return nil
+	}
+	lines := make([]string, len(errs))
+	for i, f := range errs {
+		lines[i] = fmt.Sprintf("%d. %s", i+1, f)
+	}
+	return fmt.Errorf("profile %s (mode enforce) refuses %d connection policy setting(s); fix them, or set mode harden to apply the profile at load or audit to only report:\n%s",
+		a.profile.Name, len(errs), strings.Join(lines, "\n"))
+}
+
+// Start starts the background assessment: the startup grades once every
+// site has a certificate, then a re-assessment every LintInterval.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	a.mu.Lock()
+	a.cancel, a.done = cancel, done
+	a.mu.Unlock()
+	go a.watch(ctx, done)
+	return nil
+}
+
+// Stop stops the background assessment.
+func (a *App) Stop() error {
+	a.stopWatch()
+	return nil
+}
+
+// Cleanup stops what Provision and Start set up.
+func (a *App) Cleanup() error {
+	a.stopWatch()
+	for _, key := range a.statsKeys {
+		_, _ = statsPool.Delete(key)
+	}
+	a.statsKeys = nil
+	return nil
+}
+
+func (a *App) stopWatch() {
+	if a.mu == nil {
+		return // not provisioned
+	}
+	a.mu.Lock()
+	cancel, done := a.cancel, a.done
+	a.cancel, a.done = nil, nil
+	a.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// watch logs the grades once every site has a certificate (or after
+// startupWait), then re-assesses every LintInterval and logs changes.
+func (a *App) watch(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	delay, deadline := 250*time.Millisecond, time.Now().Add(startupWait)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		if as := a.assess(); as.complete || time.Now().After(deadline) {
+			a.logAssessment(as)
+			break
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+	ticker := time.NewTicker(time.Duration(a.LintInterval))
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			a.logAssessment(a.assess())
+		}
+	}
+}
+
+// lastAssessment returns the most recent assessment, or nil.
+func (a *App) lastAssessment() *assessment {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)
