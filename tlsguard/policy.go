@@ -85,11 +85,13 @@ type PolicyReport struct {
 	Versions     []string `json:"versions,omitempty"`
 	CipherSuites []string `json:"cipher_suites,omitempty"`
 	Curves       []string `json:"curves,omitempty"`
-	// Hardened lists what harden mode changed.
-	Hardened []Change `json:"hardened,omitempty"`
+	// Changes lists what tlsguard changed in the built config: in harden
+	// mode whatever fell short of the profile, in enforce mode the
+	// settings left to Caddy's defaults where those fall short.
+	Changes []Change `json:"changes,omitempty"`
 }
 
-// Change is one setting harden mode changed in a built TLS config.
+// Change is one setting tlsguard changed in a built TLS config.
 type Change struct {
 	Field string `json:"field"`
 	From  string `json:"from"`
@@ -157,7 +159,7 @@ func checkPolicy(p Profile, server string, idx int, cp *caddytls.ConnectionPolic
 	}
 
 	if s.offersTLS12() && p.allowsTLS12() {
-		want := strings.Join(suiteNames(p.Suites), " ")
+		want := "only " + strings.Join(suiteNames(p.Suites), " ")
 		for _, id := range s.Suites {
 			name := tls.CipherSuiteName(id)
 			fix := fmt.Sprintf("remove %s from cipher_suites (Caddyfile: tls { ciphers ... })", name)
@@ -197,7 +199,7 @@ func checkPolicy(p Profile, server string, idx int, cp *caddytls.ConnectionPolic
 	if s.SecretsLog {
 		out = append(out, at(Finding{
 			Severity: SeverityError, Code: "policy.insecure_secrets_log",
-			Field: "insecure_secrets_log", Value: fmt.Sprintf("%q", cp.InsecureSecretsLog), Want: "unset",
+			Field: "insecure_secrets_log", Value: fmt.Sprintf("%q", cp.InsecureSecretsLog), Want: "no session key log",
 			Message: "the policy writes every session's keys to a file, so anyone who reads it can decrypt recorded traffic",
 			Fix:     "remove insecure_secrets_log (it is for debugging only)",
 		}))
@@ -209,7 +211,8 @@ func checkPolicy(p Profile, server string, idx int, cp *caddytls.ConnectionPolic
 // with none of the profile's groups.
 func checkCurves(p Profile, s policySettings, cp *caddytls.ConnectionPolicy, at func(Finding) Finding) Findings {
 	var out Findings
-	want := strings.Join(curveNames(p.Curves), " ")
+	list := strings.Join(curveNames(p.Curves), " ")
+	want := "only " + list
 	fix := func(name string) string {
 		return fmt.Sprintf("remove %s from curves (Caddyfile: tls { curves ... })", name)
 	}
@@ -244,14 +247,14 @@ func checkCurves(p Profile, s policySettings, cp *caddytls.ConnectionPolicy, at 
 	case len(missing) == len(p.Curves):
 		out = append(out, at(Finding{
 			Severity: SeverityError, Code: "policy.curves.missing",
-			Field: "curves", Value: value, Want: want,
+			Field: "curves", Value: value, Want: "at least one of " + list,
 			Message: fmt.Sprintf("the policy offers none of profile %s's groups, so its clients cannot agree on a key exchange", p.Name),
 			Fix:     "add x25519 and secp256r1 to curves",
 		}))
 	case len(missing) > 0:
 		out = append(out, at(Finding{
 			Severity: SeverityInfo, Code: "policy.curves.incomplete",
-			Field: "curves", Value: value, Want: want,
+			Field: "curves", Value: value, Want: "all of " + list,
 			Message: fmt.Sprintf("the policy does not offer %s; clients that support only those cannot connect",
 				strings.Join(curveNames(missing), ", ")),
 			Fix: "add them to curves, or set tlsguard mode harden",
@@ -260,12 +263,16 @@ func checkCurves(p Profile, s policySettings, cp *caddytls.ConnectionPolicy, at 
 	return out
 }
 
-// hardenPolicy applies the profile to the policy's built config where the
-// user set nothing stricter, and returns what it changed: it raises the
-// minimum version, keeps only the allowed TLS 1.2 suites and groups (the
-// profile's own when none is left, or when the user chose none) and turns
-// off the session key log.
-func hardenPolicy(p Profile, cp *caddytls.ConnectionPolicy) []Change {
+// applyProfile applies the profile to the policy's built config and
+// returns what it changed. With onlyUnset (enforce mode) it touches only
+// the settings the user left to Caddy's defaults, and only where those
+// defaults fall short of the profile: a policy that sets nothing, like the
+// catch-all policy the Caddyfile adds, has nothing for the user to fix.
+// Otherwise (harden mode) it also narrows what the user set, where the
+// user set nothing stricter: it raises the minimum version, keeps only the
+// allowed TLS 1.2 suites and groups (the profile's own when none is left,
+// or when the user chose none) and turns off the session key log.
+func applyProfile(p Profile, cp *caddytls.ConnectionPolicy, onlyUnset bool) []Change {
 	cfg := cp.TLSConfig
 	if cfg == nil || cp.Drop {
 		return nil
@@ -273,16 +280,16 @@ func hardenPolicy(p Profile, cp *caddytls.ConnectionPolicy) []Change {
 	s, _ := settingsOf(cp)
 	var changes []Change
 
-	if s.MinVersion < p.MinVersion {
+	if s.MinVersion < p.MinVersion && (!onlyUnset || cp.ProtocolMin == "") {
 		changes = append(changes, Change{"protocol_min", versionName(s.MinVersion), versionName(p.MinVersion)})
 		cfg.MinVersion = p.MinVersion
 	}
-	if s.MaxVersion < p.MinVersion {
+	if s.MaxVersion < p.MinVersion && (!onlyUnset || cp.ProtocolMax == "") {
 		changes = append(changes, Change{"protocol_max", versionName(s.MaxVersion), versionName(tls.VersionTLS13)})
 		cfg.MaxVersion = tls.VersionTLS13
 	}
 
-	if p.allowsTLS12() && cfg.MinVersion <= tls.VersionTLS12 {
+	if p.allowsTLS12() && cfg.MinVersion <= tls.VersionTLS12 && (!onlyUnset || len(cp.CipherSuites) == 0) {
 		scsv, suites := splitSCSV(cfg.CipherSuites)
 		kept := slices.DeleteFunc(slices.Clone(suites), func(id uint16) bool { return !p.allowsSuite(id) })
 		if len(kept) == 0 {
@@ -297,18 +304,21 @@ func hardenPolicy(p Profile, cp *caddytls.ConnectionPolicy) []Change {
 		}
 	}
 
-	kept := slices.DeleteFunc(slices.Clone(s.Curves), func(id tls.CurveID) bool { return !p.allowsCurve(id) })
-	if len(cp.Curves) == 0 || len(kept) == 0 {
-		// Caddy's default list or nothing usable: the profile's list.
-		kept = slices.Clone(p.Curves)
-	}
-	if !slices.Equal(kept, s.Curves) {
-		changes = append(changes, Change{"curves", strings.Join(curveNames(s.Curves), " "), strings.Join(curveNames(kept), " ")})
-		// A new slice: Caddy's default list is shared by every policy.
-		cfg.CurvePreferences = kept
+	if !onlyUnset || len(cp.Curves) == 0 {
+		kept := slices.DeleteFunc(slices.Clone(s.Curves), func(id tls.CurveID) bool { return !p.allowsCurve(id) })
+		if len(kept) == 0 || (!onlyUnset && len(cp.Curves) == 0) {
+			// Nothing usable, or harden on Caddy's default list: the
+			// profile's list.
+			kept = slices.Clone(p.Curves)
+		}
+		if !slices.Equal(kept, s.Curves) {
+			changes = append(changes, Change{"curves", strings.Join(curveNames(s.Curves), " "), strings.Join(curveNames(kept), " ")})
+			// A new slice: Caddy's default list is shared by every policy.
+			cfg.CurvePreferences = kept
+		}
 	}
 
-	if cfg.KeyLogWriter != nil {
+	if !onlyUnset && cfg.KeyLogWriter != nil {
 		changes = append(changes, Change{"insecure_secrets_log", cp.InsecureSecretsLog, "(off)"})
 		cfg.KeyLogWriter = nil
 	}

@@ -66,11 +66,15 @@ type App struct {
 	// custom and refused with any other.
 	Custom *CustomProfile `json:"custom,omitempty"`
 
-	// Mode says what happens to policies that violate the profile:
-	// "enforce" refuses the config and lists every violation, "harden"
-	// applies the profile to the policies' built TLS configs where the
-	// user set nothing stricter and logs each change, "audit" only logs
-	// and reports. Default: enforce.
+	// Mode says what happens to policies that fall short of the profile.
+	// "enforce" refuses the config when a setting the user made violates
+	// the profile, listing every violation; settings left to Caddy's
+	// defaults get the profile's values where the defaults fall short (a
+	// policy that sets nothing, like the catch-all policy the Caddyfile
+	// adds, has nothing for the user to fix). "harden" applies the profile
+	// to the policies' built TLS configs wherever the user set nothing
+	// stricter. Both log each change. "audit" changes nothing and only
+	// logs and reports. Default: enforce.
 	Mode string `json:"mode,omitempty"`
 
 	// LintInterval is how often the served certificates are linted and the
@@ -194,18 +198,18 @@ func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Ser
 	s := &server{name: name}
 	for i, cp := range srv.TLSConnPolicies {
 		var changes []Change
-		if a.Mode == ModeHarden {
-			changes = hardenPolicy(a.profile, cp)
+		if a.Mode != ModeAudit {
+			changes = applyProfile(a.profile, cp, a.Mode == ModeEnforce)
 			for _, c := range changes {
-				a.logger.Info("hardened connection policy",
-					zap.String("server", name), zap.Int("policy", i),
+				a.logger.Info("applied profile to connection policy",
+					zap.String("server", name), zap.Int("policy", i), zap.String("mode", a.Mode),
 					zap.String("field", c.Field), zap.String("from", c.From), zap.String("to", c.To))
 			}
 		}
 		a.findings = append(a.findings, checkPolicy(a.profile, name, i, cp)...)
 		settings, _ := settingsOf(cp)
 		rep := settings.report(i)
-		rep.Hardened = changes
+		rep.Changes = changes
 		s.policies = append(s.policies, rep)
 		s.settings = append(s.settings, settings)
 	}
