@@ -150,12 +150,9 @@ func (a *App) assessSite(srv *server, s site, served []certmagic.Certificate, ce
 }
 
 // internalChecker returns a function that tells whether Caddy's internal
-// CA issued a certificate: its leaf is signed by a CA of the pki app, or a
-// served chain certificate by a root of it (intermediates rotate). Without
-// a pki app, the issuer name of Caddy's local CA decides.
+// CA issued a certificate, from the CAs of the config's pki app.
 func internalChecker(ctx caddy.Context) issuedByInternal {
-	var cas []*x509.Certificate
-	var roots []*x509.Certificate
+	var cas, roots []*x509.Certificate
 	if app, err := ctx.AppIfConfigured("pki"); err == nil {
 		if pki, ok := app.(*caddypki.PKI); ok {
 			for _, ca := range pki.CAs {
@@ -167,6 +164,14 @@ func internalChecker(ctx caddy.Context) issuedByInternal {
 			}
 		}
 	}
+	return internalCheckerFrom(cas, roots)
+}
+
+// internalCheckerFrom tells whether a leaf was issued by one of cas, or
+// came with a chain certificate signed by one of roots (intermediates
+// rotate, so the leaf may predate the current one). With no CA known (no
+// pki app loaded), the issuer name of Caddy's local CA decides.
+func internalCheckerFrom(cas, roots []*x509.Certificate) issuedByInternal {
 	return func(leaf *x509.Certificate, chain [][]byte) bool {
 		for _, ca := range cas {
 			if leaf.CheckSignatureFrom(ca) == nil {
@@ -184,7 +189,7 @@ func internalChecker(ctx caddy.Context) issuedByInternal {
 				}
 			}
 		}
-		return strings.HasPrefix(leaf.Issuer.CommonName, "Caddy Local Authority")
+		return len(cas) == 0 && strings.HasPrefix(leaf.Issuer.CommonName, "Caddy Local Authority")
 	}
 }
 

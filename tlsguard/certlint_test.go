@@ -1,0 +1,269 @@
+package tlsguard
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// testCert describes a certificate to generate.
+type testCert struct {
+	names     []string
+	rsaBits   int            // RSA key of this size; ECDSA P-256 when 0
+	curve     elliptic.Curve // ECDSA curve when rsaBits is 0
+	sig       x509.SignatureAlgorithm
+	notBefore time.Time
+	lifetime  time.Duration
+	issuer    *testCA // self-signed when nil
+}
+
+// testCA is a CA that signs test certificates.
+type testCA struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+}
+
+func newTestCA(t testing.TB, cn string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{cert, key}
+}
+
+// generate returns the certificate as Caddy's cache holds it.
+func (tc testCert) generate(t testing.TB) certmagic.Certificate {
+	t.Helper()
+	var key crypto.Signer
+	var err error
+	switch {
+	case tc.rsaBits > 0:
+		key, err = rsa.GenerateKey(rand.Reader, tc.rsaBits)
+	case tc.curve != nil:
+		key, err = ecdsa.GenerateKey(tc.curve, rand.Reader)
+	default:
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.notBefore.IsZero() {
+		tc.notBefore = time.Now().Add(-time.Hour)
+	}
+	if tc.lifetime == 0 {
+		tc.lifetime = 30 * day
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: tc.names[0]},
+		DNSNames: tc.names, NotBefore: tc.notBefore, NotAfter: tc.notBefore.Add(tc.lifetime),
+		SignatureAlgorithm: tc.sig, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	parent, signer := tmpl, key
+	if tc.issuer != nil {
+		parent, signer = tc.issuer.cert, tc.issuer.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := [][]byte{der}
+	if tc.issuer != nil {
+		chain = append(chain, tc.issuer.cert.Raw)
+	}
+	return certmagic.Certificate{
+		Certificate: tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf},
+		Names:       tc.names,
+	}
+}
+
+func TestLintCertificate(t *testing.T) {
+	ca := newTestCA(t, "Test CA")
+	local := newTestCA(t, "Caddy Local Authority - ECC Intermediate")
+	isLocal := func(leaf *x509.Certificate, _ [][]byte) bool { return leaf.CheckSignatureFrom(local.cert) == nil }
+	now := time.Now()
+
+	for _, tc := range []struct {
+		name     string
+		profile  Profile
+		cert     testCert
+		mutate   func(*x509.Certificate)
+		findings []string
+		caps     []string
+		warning  bool
+	}{
+		{name: "good ecdsa", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, issuer: ca}},
+		{name: "good rsa 2048", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, rsaBits: 2048, issuer: ca}},
+		{name: "weak rsa", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, rsaBits: 1024, issuer: ca},
+			findings: []string{"cert.key.rsa_weak"}},
+		{name: "rsa under modern", profile: modernProfile(), cert: testCert{names: []string{"example.com"}, rsaBits: 2048, issuer: ca},
+			findings: []string{"cert.key.type_not_in_profile"}},
+		{name: "p521", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, curve: elliptic.P521(), issuer: ca},
+			findings: []string{"cert.key.curve_not_in_profile"}},
+		{name: "sha1", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, rsaBits: 2048, sig: x509.SHA1WithRSA, issuer: caRSA(t)},
+			findings: []string{"cert.signature.sha1"}, caps: []string{"cert.signature.sha1"}},
+		{name: "md5", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, rsaBits: 2048, issuer: ca},
+			mutate:   func(c *x509.Certificate) { c.SignatureAlgorithm = x509.MD5WithRSA },
+			findings: []string{"cert.signature.md5"}, caps: []string{"cert.signature.md5"}},
+		{name: "400 days", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, lifetime: 400 * day, issuer: ca},
+			findings: []string{"cert.lifetime.over_profile"}, warning: true},
+		{name: "366 days is fine", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, lifetime: 366 * day, issuer: ca}},
+		{name: "100 days under modern", profile: modernProfile(), cert: testCert{names: []string{"example.com"}, lifetime: 100 * day, issuer: ca},
+			findings: []string{"cert.lifetime.over_profile"}, warning: true},
+		{name: "expired", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, notBefore: now.Add(-48 * time.Hour), lifetime: 24 * time.Hour, issuer: ca},
+			findings: []string{"cert.expired"}, caps: []string{"cert.expired"}},
+		{name: "not yet valid", profile: intermediateProfile(), cert: testCert{names: []string{"example.com"}, notBefore: now.Add(time.Hour), issuer: ca},
+			findings: []string{"cert.not_yet_valid"}, caps: []string{"cert.not_yet_valid"}},
+		{name: "self-signed public", profile: intermediateProfile(), cert: testCert{names: []string{"example.com", "localhost"}},
+			findings: []string{"cert.self_signed.public_name"}, caps: []string{"cert.self_signed"}},
+		{name: "self-signed local", profile: intermediateProfile(), cert: testCert{names: []string{"localhost", "app.internal", "10.1.2.3"}},
+			caps: []string{"cert.self_signed"}},
+		{name: "internal ca public", profile: intermediateProfile(), cert: testCert{names: []string{"shop.example.com"}, issuer: local},
+			findings: []string{"cert.internal_ca.public_name"}},
+		{name: "internal ca local", profile: intermediateProfile(), cert: testCert{names: []string{"app.localhost"}, issuer: local}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cert := tc.cert.generate(t)
+			if tc.mutate != nil {
+				tc.mutate(cert.Leaf)
+			}
+			cr, fs := lintCertificate(tc.profile, cert, isLocal, now)
+			if !slices.Equal(codes(fs), tc.findings) {
+				t.Errorf("findings %v, want %v\n%v", codes(fs), tc.findings, fs)
+			}
+			if got := capCodes(cr.caps); !slices.Equal(got, tc.caps) {
+				t.Errorf("caps %v, want %v", got, tc.caps)
+			}
+			if (cr.lifetimeWarning != "") != tc.warning {
+				t.Errorf("lifetime warning %q, want one: %v", cr.lifetimeWarning, tc.warning)
+			}
+			for _, f := range fs {
+				if f.Certificate == "" || f.Message == "" || f.Fix == "" {
+					t.Errorf("finding lacks certificate, message or fix: %+v", f)
+				}
+			}
+			if !slices.Equal(cr.Names, tc.cert.names) || cr.NotAfter.IsZero() || cr.KeyType == "" || cr.KeyBits == 0 {
+				t.Errorf("report %+v", cr)
+			}
+		})
+	}
+}
+
+// caRSA is an RSA CA, for the SHA-1 signature (Go signs SHA-1 only with RSA).
+func caRSA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Test RSA CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert, key}
+}
+
+func TestSiteCaps(t *testing.T) {
+	local := newTestCA(t, "Caddy Local Authority - ECC Intermediate")
+	cert := testCert{names: []string{"app.localhost", "shop.example.com"}, issuer: local}.generate(t)
+	cr, _ := lintCertificate(intermediateProfile(), cert, func(*x509.Certificate, [][]byte) bool { return true }, time.Now())
+	if !cr.InternalCA {
+		t.Fatal("not seen as internal")
+	}
+	if caps := cr.siteCaps("app.localhost"); len(caps) != 0 {
+		t.Errorf("local site caps %v, want none: the internal CA is trusted for local names", caps)
+	}
+	if caps := capCodes(cr.siteCaps("shop.example.com")); !slices.Equal(caps, []string{"cert.internal_ca.public_name"}) {
+		t.Errorf("public site caps %v", caps)
+	}
+}
+
+func TestSelfSignedSHA1(t *testing.T) {
+	cert := testCert{names: []string{"example.com"}, rsaBits: 2048, sig: x509.SHA1WithRSA}.generate(t)
+	if !selfSigned(cert.Leaf) {
+		t.Fatal("a SHA-1 self-signed certificate is not seen as self-signed")
+	}
+	issued := testCert{names: []string{"example.com"}, issuer: newTestCA(t, "example.com")}.generate(t)
+	if selfSigned(issued.Leaf) {
+		t.Fatal("a certificate whose issuer has its subject's name is seen as self-signed")
+	}
+}
+
+func TestInternalCheckerFallsBackToIssuerName(t *testing.T) {
+	check := internalCheckerFrom(nil, nil)
+	local := testCert{names: []string{"x.example"}, issuer: newTestCA(t, "Caddy Local Authority - 2026 ECC Root")}.generate(t)
+	other := testCert{names: []string{"x.example"}, issuer: newTestCA(t, "R11")}.generate(t)
+	if !check(local.Leaf, local.Certificate.Certificate) || check(other.Leaf, other.Certificate.Certificate) {
+		t.Fatal("the issuer name fallback is wrong")
+	}
+}
+
+func TestInternalCheckerByChain(t *testing.T) {
+	root := newTestCA(t, "Some Root")
+	inter := &testCA{}
+	{
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "Old Intermediate"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, root.cert, key.Public(), root.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inter.cert, _ = x509.ParseCertificate(der)
+		inter.key = key
+	}
+	leaf := testCert{names: []string{"a.example"}, issuer: inter}.generate(t)
+	// The pki app now has a new intermediate; the served chain still
+	// carries the old one, signed by the same root.
+	check := internalCheckerFrom([]*x509.Certificate{root.cert, newTestCA(t, "New Intermediate").cert}, []*x509.Certificate{root.cert})
+	if !check(leaf.Leaf, leaf.Certificate.Certificate) {
+		t.Fatal("a leaf from a rotated intermediate of the internal root is not seen as internal")
+	}
+	if strings.HasPrefix(leaf.Leaf.Issuer.CommonName, "Caddy") {
+		t.Fatal("test set-up: the issuer name must not decide")
+	}
+}
+
+func TestPublicNames(t *testing.T) {
+	got := publicNames([]string{"localhost", "a.localhost", "b.internal", "10.0.0.1", "127.0.0.1", "::1", "192.168.1.1", "example.com", "*.example.org", "8.8.8.8"})
+	if !slices.Equal(got, []string{"example.com", "*.example.org", "8.8.8.8"}) {
+		t.Fatalf("publicNames = %v", got)
+	}
+}
