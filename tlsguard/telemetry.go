@@ -19,7 +19,9 @@ import (
 //   - GetCertificate sees the ClientHello of every full handshake, after
 //     version negotiation: the client's best offered version is counted there;
 //   - VerifyConnection runs at the end of every handshake, resumptions
-//     included, with the negotiated version and suite;
+//     included, with the negotiated version and suite (in TLS 1.3 before
+//     the client's Finished: a client that then rejects the certificate
+//     counts as completed and as refused);
 //   - the server's ConnState hook sees each TLS connection close; a
 //     connection whose handshake failed gives back Go's error when asked to
 //     handshake again, which is the only place Go exposes the reason.
