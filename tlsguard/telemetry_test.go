@@ -169,7 +169,9 @@ func TestRefusalReasons(t *testing.T) {
 		// the ClientHello goes uncounted.
 		{name: "no shared alpn", client: insecure(&tls.Config{NextProtos: []string{"spdy/1"}}), reason: "no_shared_alpn"},
 		{name: "no certificate", server: func(c *tls.Config) {
-			c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, errors.New("no certificate available for 'x'") }
+			c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return nil, errors.New("no certificate available for 'x'")
+			}
 		}, client: insecure(&tls.Config{}), reason: "no_certificate", maxHello: "tls1.3", wrapFirst: true},
 		{name: "client certificate refused", server: func(c *tls.Config) {
 			c.VerifyConnection = func(tls.ConnectionState) error { return errors.New("client leaf certificate failed validation") }
@@ -271,8 +273,8 @@ func TestOfferedVersions(t *testing.T) {
 		"tls: client offered only unsupported versions: [303 302 301]": {0x303, 0x302, 0x301},
 		"tls: client offered only unsupported versions: [301]":         {0x301},
 		"tls: client offered only unsupported versions: []":            nil,
-		"tls: something else":                                          nil,
-		"tls: client offered only unsupported versions: [zz]":          nil,
+		"tls: something else": nil,
+		"tls: client offered only unsupported versions: [zz]": nil,
 	} {
 		got, ok := offeredVersions(msg)
 		if !slices.Equal(got, want) || ok != (want != nil) {
