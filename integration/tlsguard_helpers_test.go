@@ -1,0 +1,277 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/hardtls/caddy-hardtls/tlsguard"
+)
+
+// tlsguardReport fetches GET /tlsguard/ from the admin endpoint.
+func tlsguardReport(t *testing.T) tlsguard.Report {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://localhost:%d/tlsguard/", adminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /tlsguard/: %s", resp.Status)
+	}
+	var r tlsguard.Report
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// siteReport returns the report of one site.
+func siteReport(t *testing.T, r tlsguard.Report, host string) tlsguard.SiteReport {
+	t.Helper()
+	for _, srv := range r.Servers {
+		for _, s := range srv.Sites {
+			if s.Host == host {
+				return s
+			}
+		}
+	}
+	t.Fatalf("no site %s in the report", host)
+	return tlsguard.SiteReport{}
+}
+
+// policyOf returns the report of the connection policy a site selects.
+func policyOf(t *testing.T, r tlsguard.Report, host string) tlsguard.PolicyReport {
+	t.Helper()
+	for _, srv := range r.Servers {
+		for _, s := range srv.Sites {
+			if s.Host != host {
+				continue
+			}
+			if s.Policy == nil || *s.Policy >= len(srv.Policies) {
+				t.Fatalf("site %s selects no policy: %+v", host, s)
+			}
+			return srv.Policies[*s.Policy]
+		}
+	}
+	t.Fatalf("no site %s in the report", host)
+	return tlsguard.PolicyReport{}
+}
+
+// findingCodes returns the codes of the findings about a site or
+// certificate name, in order.
+func findingCodes(r tlsguard.Report, about string) []string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Site == about || strings.Contains(f.Certificate, "["+about+"]") || strings.Contains(f.Certificate, "["+about+" ") {
+			out = append(out, f.Code)
+		}
+	}
+	return out
+}
+
+// dialTLS makes one handshake with the HTTPS port (a fresh connection, no
+// session resumption) and closes it.
+func dialTLS(serverName string, cfg *tls.Config) (tls.ConnectionState, error) {
+	cfg = cfg.Clone()
+	cfg.ServerName = serverName
+	cfg.ClientSessionCache = nil
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp",
+		net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)), cfg)
+	if err != nil {
+		return tls.ConnectionState{}, err
+	}
+	defer conn.Close()
+	return conn.ConnectionState(), nil
+}
+
+// openssl runs openssl s_client against the HTTPS port and reports whether
+// the handshake succeeded, with the protocol it negotiated. It skips the
+// test when openssl is not installed.
+func openssl(t *testing.T, serverName string, args ...string) (ok bool, protocol string) {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl is not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	args = append([]string{"s_client", "-brief", "-connect", net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)),
+		"-servername", serverName}, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, found := strings.CutPrefix(strings.TrimSpace(line), "Protocol version:"); found {
+			protocol = strings.TrimSpace(v)
+		}
+	}
+	return err == nil && protocol != "", protocol
+}
+
+// testCA signs the certificates tests load with `tls <cert> <key>`.
+type testCA struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hardtls test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert, key, pool}
+}
+
+// leafSpec describes a certificate to generate.
+type leafSpec struct {
+	name      string
+	rsaBits   int // ECDSA P-256 when 0
+	sig       x509.SignatureAlgorithm
+	notBefore time.Time
+	lifetime  time.Duration
+	selfSign  bool
+}
+
+// writeLeaf generates a certificate signed by ca (or itself) and writes it
+// and its key as PEM files named <name>.pem and <name>-key.pem in dir (not
+// .crt/.key: caddytest rewrites those paths). It returns the two paths.
+func (ca *testCA) writeLeaf(t *testing.T, dir string, spec leafSpec) (certFile, keyFile string) {
+	t.Helper()
+	var key crypto.Signer
+	var err error
+	if spec.rsaBits > 0 {
+		key, err = rsa.GenerateKey(rand.Reader, spec.rsaBits)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.notBefore.IsZero() {
+		spec.notBefore = time.Now().Add(-time.Hour)
+	}
+	if spec.lifetime == 0 {
+		spec.lifetime = 30 * 24 * time.Hour
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: spec.name},
+		DNSNames: []string{spec.name}, NotBefore: spec.notBefore, NotAfter: spec.notBefore.Add(spec.lifetime),
+		SignatureAlgorithm: spec.sig, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	parent, signer := ca.cert, ca.key
+	if spec.selfSign {
+		parent, signer = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var certPEM bytes.Buffer
+	_ = pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if !spec.selfSign {
+		_ = pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+	}
+	certFile = filepath.Join(dir, spec.name+".pem")
+	keyFile = filepath.Join(dir, spec.name+"-key.pem")
+	if err := os.WriteFile(certFile, certPEM.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// metricSample is one scraped sample, by metric name and labels.
+type metricSample map[string]float64
+
+// scrapeTLSGuard reads admin /metrics and returns the tlsguard samples,
+// keyed like `name{label="v",...}` with labels in Prometheus order.
+func scrapeTLSGuard(t *testing.T) metricSample {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	out := metricSample{}
+	for name, mf := range families {
+		if !strings.HasPrefix(name, "tlsguard_") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			out[sampleKey(name, m)] = sampleValue(m)
+		}
+	}
+	return out
+}
+
+func sampleKey(name string, m *dto.Metric) string {
+	var labels []string
+	for _, l := range m.GetLabel() {
+		labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+	}
+	return name + "{" + strings.Join(labels, ",") + "}"
+}
+
+func sampleValue(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	}
+	return 0
+}
