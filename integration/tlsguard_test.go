@@ -504,3 +504,138 @@ internal.example.com {
 		}
 	})
 }
+
+// TestTLSGuardTelemetry makes a known mix of handshakes and checks the
+// counters in /metrics (parsed with expfmt) and in the report.
+func TestTLSGuardTelemetry(t *testing.T) {
+	load(t, caddyfile("local_certs\n\ttlsguard", rsaSite("tele.localhost", "")), "caddyfile")
+	roots := localRoot(t)
+	waitCert(t, "tele.localhost", roots)
+	// Let the ConnState hook see waitCert's connection close.
+	time.Sleep(100 * time.Millisecond)
+	before := scrapeTLSGuard(t)
+	reportBefore := tlsguardReport(t).Servers[0].Telemetry
+
+	tls13 := &tls.Config{RootCAs: roots}
+	tls12 := &tls.Config{RootCAs: roots, MaxVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}}
+	tls10 := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}
+	for _, tc := range []struct {
+		cfg *tls.Config
+		n   int
+		ok  bool
+	}{
+		{tls13, 5, true},
+		{tls12, 3, true},
+		{withRoots(gcmRSAOnly, roots), 1, true},
+		{withRoots(cbcRSAOnly, roots), 2, false},
+		{tls10, 1, false},
+	} {
+		for range tc.n {
+			if _, err := dialTLS("tele.localhost", tc.cfg); (err == nil) != tc.ok {
+				t.Fatalf("handshake %s: %v, want ok=%v", tls.VersionName(tc.cfg.MaxVersion), err, tc.ok)
+			}
+		}
+	}
+
+	want := map[string]float64{
+		`tlsguard_handshakes_total{cipher_suite="TLS_AES_128_GCM_SHA256",resumed="false",server="srv0",version="tls1.3"}`:                5,
+		`tlsguard_handshakes_total{cipher_suite="TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",resumed="false",server="srv0",version="tls1.2"}`: 3,
+		`tlsguard_handshakes_total{cipher_suite="TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",resumed="false",server="srv0",version="tls1.2"}`: 1,
+		`tlsguard_client_hellos_total{max_version="tls1.3",server="srv0"}`:                                                               5,
+		`tlsguard_client_hellos_total{max_version="tls1.2",server="srv0"}`:                                                               6,
+		`tlsguard_client_hellos_total{max_version="tls1.0",server="srv0"}`:                                                               1,
+		`tlsguard_refused_handshakes_total{reason="no_shared_cipher",server="srv0"}`:                                                     2,
+		`tlsguard_refused_handshakes_total{reason="protocol_version",server="srv0"}`:                                                     1,
+		`tlsguard_refused_handshakes_total{reason="other",server="srv0"}`:                                                                0,
+	}
+	var after metricSample
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		after = scrapeTLSGuard(t)
+		done := true
+		for key, n := range want {
+			if after[key]-before[key] != n {
+				done = false
+			}
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for key, n := range want {
+		if got := after[key] - before[key]; got != n {
+			t.Errorf("%s rose by %v, want %v", key, got, n)
+		}
+	}
+	if after[`tlsguard_config_info{mode="enforce",profile="intermediate"}`] != 1 {
+		t.Error("no tlsguard_config_info for intermediate/enforce")
+	}
+	ratio := after[`tlsguard_tls13_client_ratio{server="srv0"}`]
+	hellos13 := after[`tlsguard_client_hellos_total{max_version="tls1.3",server="srv0"}`]
+	var hellosAll float64
+	for _, v := range []string{"tls1.3", "tls1.2", "tls1.1", "tls1.0", "other"} {
+		hellosAll += after[`tlsguard_client_hellos_total{max_version="`+v+`",server="srv0"}`]
+	}
+	if hellosAll == 0 || ratio != hellos13/hellosAll {
+		t.Errorf("tls13 ratio %v, want %v/%v", ratio, hellos13, hellosAll)
+	}
+
+	tr := tlsguardReport(t).Servers[0].Telemetry
+	if tr == nil {
+		t.Fatal("no telemetry in the report")
+	}
+	if got := tr.ClientHellos["tls1.2"] - reportBefore.ClientHellos["tls1.2"]; got != 6 {
+		t.Errorf("report: tls1.2 hellos rose by %d, want 6", got)
+	}
+	if got := tr.CompletedHandshakes - reportBefore.CompletedHandshakes; got != 9 {
+		t.Errorf("report: completed handshakes rose by %d, want 9", got)
+	}
+	if tr.TLS13ClientShare == nil || *tr.TLS13ClientShare != ratio {
+		t.Errorf("report share %v, metrics %v", tr.TLS13ClientShare, ratio)
+	}
+}
+
+// TestTLSGuardAdmin checks the admin endpoint's methods and a config with
+// telemetry off.
+func TestTLSGuardAdmin(t *testing.T) {
+	load(t, caddyfile("local_certs\n\ttlsguard {\n\t\ttelemetry off\n\t}", `
+localhost {
+	hsts
+	respond "ok"
+}
+`), "caddyfile")
+	roots := localRoot(t)
+	waitCert(t, "localhost", roots)
+
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		req, _ := http.NewRequest(method, fmt.Sprintf("http://localhost:%d/tlsguard/", adminPort), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+			t.Errorf("%s /tlsguard/: %s, Allow %q; want 405 and Allow GET", method, resp.Status, resp.Header.Get("Allow"))
+		}
+	}
+
+	r := tlsguardReport(t)
+	if len(r.Servers) != 1 || r.Servers[0].Telemetry != nil {
+		t.Fatalf("servers %+v; want one, without telemetry", r.Servers)
+	}
+	pol := policyOf(t, r, "localhost")
+	if !slices.Equal(pol.Versions, []string{"tls1.2", "tls1.3"}) || !slices.Equal(pol.Curves, []string{"x25519mlkem768", "x25519", "secp256r1"}) ||
+		!slices.Contains(pol.CipherSuites, "TLS_AES_128_GCM_SHA256") || !slices.Contains(pol.CipherSuites, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256") {
+		t.Errorf("effective settings %+v", pol)
+	}
+	if g := siteReport(t, r, "localhost").Grade; g == nil || g.Grade != "A+" {
+		t.Errorf("grade %+v", g)
+	}
+	for key := range scrapeTLSGuard(t) {
+		if strings.HasPrefix(key, "tlsguard_handshakes_total") || strings.HasPrefix(key, "tlsguard_client_hellos_total") {
+			t.Errorf("telemetry off, yet %s is exported", key)
+		}
+	}
+}
