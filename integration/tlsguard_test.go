@@ -255,20 +255,22 @@ localhost {
 }
 
 // TestTLSGuardHardenAndAudit serves a policy with a CBC suite: harden takes
-// it out of the built config, audit leaves it and reports it.
+// it out of the built config, audit leaves it and reports it. (Host names
+// are not shared between tests: certificates persist in storage, and this
+// one has an RSA key.)
 func TestTLSGuardHardenAndAudit(t *testing.T) {
-	site := rsaSite("cbc.localhost", "ciphers TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
+	site := rsaSite("cbc-rsa.localhost", "ciphers TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
 
 	t.Run("harden", func(t *testing.T) {
 		mark := logMark()
 		load(t, caddyfile("local_certs\n\ttlsguard {\n\t\tmode harden\n\t}", site), "caddyfile")
 		roots := localRoot(t)
-		waitCert(t, "cbc.localhost", roots)
-		wantHandshake(t, "cbc.localhost", withRoots(cbcRSAOnly, roots), false, 0)
-		wantHandshake(t, "cbc.localhost", withRoots(gcmRSAOnly, roots), true, tls.VersionTLS12)
+		waitCert(t, "cbc-rsa.localhost", roots)
+		wantHandshake(t, "cbc-rsa.localhost", withRoots(cbcRSAOnly, roots), false, 0)
+		wantHandshake(t, "cbc-rsa.localhost", withRoots(gcmRSAOnly, roots), true, tls.VersionTLS12)
 
 		r := tlsguardReport(t)
-		pol := policyOf(t, r, "cbc.localhost")
+		pol := policyOf(t, r, "cbc-rsa.localhost")
 		want := tlsguard.Change{Field: "cipher_suites",
 			From: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", To: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}
 		if !slices.Contains(pol.Changes, want) {
@@ -289,8 +291,8 @@ func TestTLSGuardHardenAndAudit(t *testing.T) {
 			t.Errorf("no cipher_suites change logged: %v", logs)
 		}
 		t.Run("openssl", func(t *testing.T) {
-			wantOpenSSL(t, "cbc.localhost", false, "", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
-			wantOpenSSL(t, "cbc.localhost", true, "TLSv1.2", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
+			wantOpenSSL(t, "cbc-rsa.localhost", false, "", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
+			wantOpenSSL(t, "cbc-rsa.localhost", true, "TLSv1.2", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
 		})
 	})
 
@@ -298,11 +300,11 @@ func TestTLSGuardHardenAndAudit(t *testing.T) {
 		mark := logMark()
 		load(t, caddyfile("local_certs\n\ttlsguard {\n\t\tmode audit\n\t}", site), "caddyfile")
 		roots := localRoot(t)
-		waitCert(t, "cbc.localhost", roots)
-		wantHandshake(t, "cbc.localhost", withRoots(cbcRSAOnly, roots), true, tls.VersionTLS12)
+		waitCert(t, "cbc-rsa.localhost", roots)
+		wantHandshake(t, "cbc-rsa.localhost", withRoots(cbcRSAOnly, roots), true, tls.VersionTLS12)
 
 		r := tlsguardReport(t)
-		pol := policyOf(t, r, "cbc.localhost")
+		pol := policyOf(t, r, "cbc-rsa.localhost")
 		if len(pol.Changes) != 0 || !slices.Contains(pol.CipherSuites, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA") {
 			t.Errorf("audit changed the policy: %+v", pol)
 		}
@@ -318,7 +320,7 @@ func TestTLSGuardHardenAndAudit(t *testing.T) {
 			t.Errorf("the finding was not logged: %v", logs)
 		}
 		t.Run("openssl", func(t *testing.T) {
-			wantOpenSSL(t, "cbc.localhost", true, "TLSv1.2", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
+			wantOpenSSL(t, "cbc-rsa.localhost", true, "TLSv1.2", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
 		})
 	})
 }
