@@ -18,42 +18,6 @@ import (
 	"github.com/hardtls/caddy-hardtls/tlsguard"
 )
 
-// Clients of the tests: each makes one full handshake.
-var (
-	cbcRSAOnly = &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}}
-	gcmRSAOnly = &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}
-)
-
-func withRoots(cfg *tls.Config, roots *x509.CertPool) *tls.Config {
-	c := cfg.Clone()
-	c.RootCAs = roots
-	return c
-}
-
-// wantHandshake checks that a client completes (or fails) a handshake.
-func wantHandshake(t *testing.T, host string, cfg *tls.Config, ok bool, version uint16) {
-	t.Helper()
-	cs, err := dialTLS(host, cfg)
-	switch {
-	case ok && err != nil:
-		t.Errorf("handshake with %s failed: %v", host, err)
-	case ok && cs.Version != version:
-		t.Errorf("negotiated %s, want %s", tls.VersionName(cs.Version), tls.VersionName(version))
-	case !ok && err == nil:
-		t.Errorf("handshake with %s succeeded with %s %s; want it refused",
-			host, tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
-	}
-}
-
-// wantOpenSSL checks openssl s_client against the running server.
-func wantOpenSSL(t *testing.T, host string, ok bool, protocol string, args ...string) {
-	t.Helper()
-	got, proto := openssl(t, host, args...)
-	if got != ok || (ok && proto != protocol) {
-		t.Errorf("openssl s_client %s: connected %v (%s), want %v (%s)", strings.Join(args, " "), got, proto, ok, protocol)
-	}
-}
-
 // TestTLSGuardModern: under modern in enforce mode, the policy the
 // Caddyfile leaves to Caddy's defaults gets TLS 1.3 only.
 func TestTLSGuardModern(t *testing.T) {
@@ -98,21 +62,6 @@ localhost {
 		wantOpenSSL(t, "localhost", false, "", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")
 		wantOpenSSL(t, "localhost", false, "", "-tls1", "-cipher", "DEFAULT@SECLEVEL=0")
 	})
-}
-
-// rsaSite is a site with an RSA certificate from the local CA, so that
-// ECDHE_RSA suites are usable at all; extra goes into its tls block.
-func rsaSite(host, extra string) string {
-	return fmt.Sprintf(`
-%s {
-	tls {
-		key_type rsa2048
-		%s
-	}
-	hsts
-	respond "ok"
-}
-`, host, extra)
 }
 
 // TestTLSGuardIntermediate: the default profile refuses the ECDHE CBC-SHA1
@@ -323,14 +272,6 @@ func TestTLSGuardHardenAndAudit(t *testing.T) {
 			wantOpenSSL(t, "cbc-rsa.localhost", true, "TLSv1.2", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
 		})
 	})
-}
-
-func findingCodesAll(r tlsguard.Report) []string {
-	var out []string
-	for _, f := range r.Findings {
-		out = append(out, f.Code)
-	}
-	return out
 }
 
 // TestTLSGuardGradesAndCertLint serves one site per grading case, with
