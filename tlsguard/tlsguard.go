@@ -120,10 +120,11 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision sets up the app: it resolves the profile, checks (and in
-// harden mode patches) every connection policy of every HTTPS server,
-// finds each site's policy and HSTS source, and hooks the handshake
-// counters into the policies' TLS configs.
+// Provision sets up the app: it resolves the profile, checks (and, in
+// enforce and harden mode, patches) every connection policy of every HTTPS
+// server, finds each site's policy and HSTS source, and hooks the
+// handshake counters into the policies' TLS configs. It logs nothing: a
+// config refused later would leave misleading lines; Start logs.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
@@ -180,15 +181,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
 	}
-	a.logger.Info("tlsguard",
-		zap.String("profile", a.profile.Name),
-		zap.String("mode", a.Mode),
-		zap.Strings("servers", names),
-		zap.Int("policy_errors", a.findings.count(SeverityError)),
-		zap.Int("policy_warnings", a.findings.count(SeverityWarning)))
-	if a.Mode != ModeEnforce || len(a.findings.Errors()) == 0 {
-		a.logFindings(a.findings)
-	}
 	return nil
 }
 
@@ -200,11 +192,6 @@ func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Ser
 		var changes []Change
 		if a.Mode != ModeAudit {
 			changes = applyProfile(a.profile, cp, a.Mode == ModeEnforce)
-			for _, c := range changes {
-				a.logger.Info("applied profile to connection policy",
-					zap.String("server", name), zap.Int("policy", i), zap.String("mode", a.Mode),
-					zap.String("field", c.Field), zap.String("from", c.From), zap.String("to", c.To))
-			}
 		}
 		a.findings = append(a.findings, checkPolicy(a.profile, name, i, cp)...)
 		settings, _ := settingsOf(cp)
@@ -250,9 +237,12 @@ func (a *App) Validate() error {
 		a.profile.Name, len(errs), strings.Join(lines, "\n"))
 }
 
-// Start starts the background assessment: the startup grades once every
-// site has a certificate, then a re-assessment every LintInterval.
+// Start logs what Provision found and changed (only a config that passed
+// validation gets here), and starts the background assessment: the
+// startup grades once every site has a certificate, then a re-assessment
+// every LintInterval.
 func (a *App) Start() error {
+	a.logConfig()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	a.mu.Lock()
@@ -319,6 +309,29 @@ func (a *App) watch(ctx context.Context, done chan<- struct{}) {
 			a.logAssessment(a.assess())
 		}
 	}
+}
+
+// logConfig logs the profile, every change made to a connection policy
+// and the policy findings.
+func (a *App) logConfig() {
+	names := make([]string, len(a.servers))
+	for i, srv := range a.servers {
+		names[i] = srv.name
+		for _, p := range srv.policies {
+			for _, c := range p.Changes {
+				a.logger.Info("applied profile to connection policy",
+					zap.String("server", srv.name), zap.Int("policy", p.Index), zap.String("mode", a.Mode),
+					zap.String("field", c.Field), zap.String("from", c.From), zap.String("to", c.To))
+			}
+		}
+	}
+	a.logger.Info("tlsguard",
+		zap.String("profile", a.profile.Name),
+		zap.String("mode", a.Mode),
+		zap.Strings("servers", names),
+		zap.Int("policy_errors", a.findings.count(SeverityError)),
+		zap.Int("policy_warnings", a.findings.count(SeverityWarning)))
+	a.logFindings(a.findings)
 }
 
 // lastAssessment returns the most recent assessment, or nil.
