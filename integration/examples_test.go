@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -45,6 +46,16 @@ func TestExampleCaddyfile(t *testing.T) {
 		t.Errorf("HTTPS: Strict-Transport-Security %q", got)
 	}
 
+	// tlsguard grades the site from the admin API: TLS 1.3, HSTS of two
+	// years and the local CA trusted for localhost make an A+.
+	report := tlsguardReport(t)
+	if report.Profile != "intermediate" || report.Mode != "enforce" {
+		t.Errorf("tlsguard runs %s/%s, want intermediate/enforce", report.Profile, report.Mode)
+	}
+	if g := siteReport(t, report, "localhost").Grade; g == nil || g.Grade != "A+" {
+		t.Errorf("localhost grade = %+v, want A+", g)
+	}
+
 	resp, _ = get(t, c, "http://localhost:"+strconv.Itoa(httpPort)+"/some/path?q=1")
 	if want := "https://localhost:" + strconv.Itoa(httpsPort) + "/some/path?q=1"; resp.StatusCode != 308 || resp.Header.Get("Location") != want {
 		t.Errorf("HTTP: %d %q, want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
@@ -82,5 +93,19 @@ func TestExampleReverseProxy(t *testing.T) {
 	resp, _ = get(t, c, "http://app.localhost:"+strconv.Itoa(httpPort)+"/x")
 	if want := "https://app.localhost:" + strconv.Itoa(httpsPort) + "/x"; resp.StatusCode != 308 || resp.Header.Get("Location") != want {
 		t.Errorf("HTTP: %d %q, want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+}
+
+// TestExampleModern runs examples/modern.Caddyfile: a client limited to
+// TLS 1.2 is refused, a TLS 1.3 client served.
+func TestExampleModern(t *testing.T) {
+	load(t, exampleConfig(t, "modern.Caddyfile"), "caddyfile")
+	roots := localRoot(t)
+	waitCert(t, "localhost", roots)
+	wantHandshake(t, "localhost", withRoots(&tls.Config{MaxVersion: tls.VersionTLS12}, roots), false, 0)
+	wantHandshake(t, "localhost", withRoots(&tls.Config{MinVersion: tls.VersionTLS13}, roots), true, tls.VersionTLS13)
+	_, body := get(t, client(roots), "https://localhost:"+strconv.Itoa(httpsPort)+"/")
+	if body != "TLS 1.3 only: tls1.3" {
+		t.Errorf("body = %q", body)
 	}
 }

@@ -41,7 +41,7 @@ func newCollector(a *App) *collector {
 			"The tlsguard profile and mode of the running config; always 1.",
 			[]string{"profile", "mode"}, nil),
 		findings: prometheus.NewDesc("tlsguard_findings",
-			"Findings of the last assessment, by severity.",
+			"Findings of the report (policies, certificates, sites), by severity.",
 			[]string{"severity"}, nil),
 		grade: prometheus.NewDesc("tlsguard_site_grade_info",
 			"The rating-guide grade of each site; always 1.",
@@ -72,8 +72,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if as == nil {
 		return
 	}
+	// The same findings as the report: the config's policy findings,
+	// then this assessment's certificate and site findings.
 	for _, sev := range []Severity{SeverityError, SeverityWarning, SeverityInfo} {
-		ch <- prometheus.MustNewConstMetric(c.findings, prometheus.GaugeValue, float64(as.findings.count(sev)), string(sev))
+		n := a.findings.count(sev) + as.findings.count(sev)
+		ch <- prometheus.MustNewConstMetric(c.findings, prometheus.GaugeValue, float64(n), string(sev))
 	}
 	for _, srv := range as.servers {
 		for _, s := range srv.Sites {

@@ -23,7 +23,8 @@ func TestCollector(t *testing.T) {
 	st.observeHandshake(tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false)
 	st.observeRefused(refusal{reasonNoCertificate, nil})
 
-	a := &App{Mode: ModeAudit, profile: intermediateProfile(), servers: []*server{{name: "srv0", stats: st}}}
+	a := &App{Mode: ModeAudit, profile: intermediateProfile(), servers: []*server{{name: "srv0", stats: st}},
+		findings: Findings{{Severity: SeverityInfo, Code: "policy.curves.incomplete"}, {Severity: SeverityError}}}
 	a.last = &assessment{
 		findings: Findings{{Severity: SeverityWarning}, {Severity: SeverityInfo}, {Severity: SeverityWarning}},
 		servers: []ServerReport{{Name: "srv0", Sites: []SiteReport{
@@ -64,10 +65,10 @@ tlsguard_site_grade_info{grade="A+",server="srv0",site="a.example"} 1
 # HELP tlsguard_site_score The rating-guide final score (0-100) of each site.
 # TYPE tlsguard_site_score gauge
 tlsguard_site_score{server="srv0",site="a.example"} 96
-# HELP tlsguard_findings Findings of the last assessment, by severity.
+# HELP tlsguard_findings Findings of the report (policies, certificates, sites), by severity.
 # TYPE tlsguard_findings gauge
-tlsguard_findings{severity="error"} 0
-tlsguard_findings{severity="info"} 1
+tlsguard_findings{severity="error"} 1
+tlsguard_findings{severity="info"} 2
 tlsguard_findings{severity="warning"} 2
 # HELP tlsguard_config_info The tlsguard profile and mode of the running config; always 1.
 # TYPE tlsguard_config_info gauge
