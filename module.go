@@ -13,4 +13,6 @@ import (
 	_ "github.com/hardtls/caddy-hardtls/hstspolicy"
 	// tlsguard app and admin.api.tlsguard.
 	_ "github.com/hardtls/caddy-hardtls/tlsguard"
+	// App pinreport, events.handlers.pinreport and admin.api.pinreport.
+	_ "github.com/hardtls/caddy-hardtls/pinreport"
 )

@@ -1,4 +1,3 @@
-// Package pinreport keeps an inventory of the certificates Caddy serves.
 package pinreport
 
 import (
@@ -21,13 +20,22 @@ import (
 //
 // The cache has no "list all" call, so the names come from the config (see
 // ServedNames) and each is looked up with caddytls.AllMatchingCertificates.
-// Certificates without a parsed leaf are skipped.
+// When the config has a pinreport app, the names it saw in certificate
+// cache events are looked up too: they find on-demand certificates and
+// manually loaded ones whose names no site matches. Certificates without
+// a parsed leaf are skipped.
 func ServedCertificates(ctx caddy.Context) ([]certmagic.Certificate, error) {
 	httpApp, tlsApp, err := apps(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return CertificatesFor(ServedNames(httpApp, tlsApp)), nil
+	names := ServedNames(httpApp, tlsApp)
+	if v, err := ctx.AppIfConfigured("pinreport"); err == nil {
+		if app, ok := v.(*App); ok && app.state != nil {
+			names = append(names, app.state.observedNames()...)
+		}
+	}
+	return CertificatesFor(names), nil
 }
 
 // apps returns the http and tls apps of ctx, either of which may be nil
@@ -76,20 +84,12 @@ func ServedNames(httpApp *caddyhttp.App, tlsApp *caddytls.TLS) []string {
 // CertificatesFor looks every name up in Caddy's certificate cache and
 // returns the distinct certificates found, sorted by first name then hash.
 func CertificatesFor(names []string) []certmagic.Certificate {
-	seen := make(map[string]struct{})
-	var out []certmagic.Certificate
-	for _, name := range names {
-		for _, cert := range caddytls.AllMatchingCertificates(name) {
-			if cert.Leaf == nil {
-				continue
-			}
-			if _, ok := seen[cert.Hash()]; ok {
-				continue
-			}
-			seen[cert.Hash()] = struct{}{}
-			out = append(out, cert)
-		}
-	}
+	return sortedCertificates(names, caddytls.AllMatchingCertificates)
+}
+
+// sortedCertificates is CertificatesFor with the cache lookup passed in.
+func sortedCertificates(names []string, lookup func(string) []certmagic.Certificate) []certmagic.Certificate {
+	out, _ := collect(names, lookup)
 	sort.Slice(out, func(i, j int) bool {
 		ni, nj := firstName(out[i]), firstName(out[j])
 		if ni != nj {

@@ -1,0 +1,133 @@
+package pinreport
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func init() {
+	caddy.RegisterModule(adminAPI{})
+}
+
+// adminAPI serves the inventory on Caddy's admin endpoint:
+//
+//	GET /pinreport/        every certificate
+//	GET /pinreport/<name>  the certificates that serve one name
+//
+// as JSON, or with ?format=tlsa (zone-file TLSA records; ?port= and
+// ?proto= set the owner name, default _443._tcp), ?format=okhttp (an
+// OkHttp CertificatePinner) or ?format=android (a network security config
+// <pin-set>). It is read-only and holds no key material.
+type adminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.pinreport",
+		New: func() caddy.Module { return new(adminAPI) },
+	}
+}
+
+// Routes returns the admin routes of pinreport.
+func (adminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{Pattern: "/pinreport/", Handler: caddy.AdminHandlerFunc(serveAdmin)}}
+}
+
+// serveAdmin finds the running config's pinreport app; admin modules are
+// rebuilt before the apps of each config, so they cannot keep one.
+func serveAdmin(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return caddy.APIError{
+			HTTPStatus: http.StatusMethodNotAllowed,
+			Err:        fmt.Errorf("method %s not allowed; the pinreport API is read-only, use GET", r.Method),
+		}
+	}
+	v, err := caddy.ActiveContext().AppIfConfigured("pinreport")
+	if err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, caddy.ErrNotConfigured) {
+			status = http.StatusNotFound
+			err = fmt.Errorf("the pinreport app is not configured; add the pinreport global option to the Caddyfile or a \"pinreport\" app to the JSON config")
+		}
+		return caddy.APIError{HTTPStatus: status, Err: err}
+	}
+	app, ok := v.(*App)
+	if !ok {
+		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("pinreport app has type %T", v)}
+	}
+	return app.serveHTTP(w, r)
+}
+
+// serveHTTP renders the inventory for one GET request.
+func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
+	name := strings.ToLower(strings.TrimPrefix(r.URL.Path, "/pinreport/"))
+	if strings.Contains(name, "/") {
+		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no such pinreport path %q; use /pinreport/ or /pinreport/<name>", r.URL.Path)}
+	}
+	q := r.URL.Query()
+	format := q.Get("format")
+	port, proto := 443, "tcp"
+	if format == "tlsa" {
+		if p := q.Get("port"); p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				return badRequest("port %q is not a port number from 1 to 65535", p)
+			}
+			port = n
+		}
+		if p := q.Get("proto"); p != "" {
+			if p != "tcp" && p != "udp" {
+				return badRequest("proto %q is not tcp or udp", p)
+			}
+			proto = p
+		}
+	}
+
+	entries, scannedAt := a.state.snapshot()
+	if name != "" {
+		entries = entriesFor(entries, name)
+		if len(entries) == 0 {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no certificate in the cache serves %q", name)}
+		}
+	}
+	now := a.now()
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var err error
+	switch format {
+	case "", "json":
+		w.Header().Set("Content-Type", "application/json")
+		rep := reporter{thresholds: a.thresholds, rules: a.rules, state: a.state}.report(entries, scannedAt, now)
+		rep.Name = name
+		err = json.NewEncoder(bw).Encode(rep)
+	case "tlsa":
+		w.Header().Set("Content-Type", "text/dns; charset=utf-8")
+		err = writeTLSA(bw, entries, port, proto, now)
+	case "okhttp":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		err = writeOkHttp(bw, entries, a.rules, now)
+	case "android":
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		err = writeAndroid(bw, entries, a.rules, now)
+	default:
+		return badRequest("format %q is not json, tlsa, okhttp or android", format)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	return err
+}
+
+func badRequest(format string, args ...any) error {
+	return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf(format, args...)}
+}
+
+// Interface guards
+var _ caddy.AdminRouter = (*adminAPI)(nil)

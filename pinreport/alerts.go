@@ -1,0 +1,250 @@
+package pinreport
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// level is how close to expiry a certificate is, worst last.
+type level uint8
+
+const (
+	levelOK level = iota
+	levelWarning
+	levelCritical
+	levelExpired
+	numLevels
+)
+
+// String returns the state name used in the report and the metrics.
+func (l level) String() string {
+	return [...]string{"ok", "warning", "critical", "expired"}[l]
+}
+
+// Severity ranks alerts; the webhook sends those at or above its
+// min_severity.
+type Severity uint8
+
+// Severities, lowest first.
+const (
+	SeverityInfo Severity = iota
+	SeverityWarning
+	SeverityCritical
+	numSeverities
+)
+
+// String returns the severity's name.
+func (s Severity) String() string {
+	return [...]string{"info", "warning", "critical"}[s]
+}
+
+// parseSeverity reads a severity name.
+func parseSeverity(s string) (Severity, error) {
+	for sev := range numSeverities {
+		if sev.String() == s {
+			return sev, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not a severity; want info, warning or critical", s)
+}
+
+// Alert events.
+const (
+	EventRenewalOverdue = "renewal_overdue" // past its renewal point, not renewed
+	EventExpiryWarning  = "expiry_warning"  // under the configured warning_before
+	EventExpiryCritical = "expiry_critical" // close to expiry
+	EventExpired        = "expired"
+	EventRenewalFailed  = "renewal_failed"
+	EventObtainFailed   = "obtain_failed"
+	EventRevoked        = "revoked"
+	EventPinChanged     = "pin_changed"
+	EventPinMismatch    = "pin_mismatch"
+)
+
+// Alert is one notification: a log line and, with a webhook, the JSON
+// body POSTed to it. It never holds key material: pins and fingerprints
+// are digests of public data.
+type Alert struct {
+	// ID is unique per alert and stays the same across webhook retries.
+	ID string `json:"id"`
+	// Event is one of renewal_overdue, expiry_warning, expiry_critical,
+	// expired, renewal_failed, obtain_failed, revoked, pin_changed and
+	// pin_mismatch.
+	Event    string    `json:"event"`
+	Severity string    `json:"severity"`
+	Time     time.Time `json:"time"`
+	Message  string    `json:"message"`
+	// Identifier is the name certmagic obtains or renews a certificate for.
+	Identifier string `json:"identifier,omitempty"`
+	// Detail says why the alert fired, e.g. which threshold was crossed.
+	Detail string `json:"detail,omitempty"`
+	// Error is the error of a failed renewal or obtain.
+	Error string `json:"error,omitempty"`
+	// Host is the expected-pins host pattern that did not match.
+	Host         string   `json:"host,omitempty"`
+	ExpectedPins []string `json:"expected_pins,omitempty"`
+	OldPin       string   `json:"old_pin,omitempty"`
+	NewPin       string   `json:"new_pin,omitempty"`
+
+	Certificate *AlertCertificate `json:"certificate,omitempty"`
+
+	severity Severity
+}
+
+// AlertCertificate is the certificate an alert is about.
+type AlertCertificate struct {
+	Names             []string  `json:"names"`
+	IssuerKind        string    `json:"issuer_kind"`
+	Issuer            string    `json:"issuer"`
+	Serial            string    `json:"serial"`
+	NotBefore         time.Time `json:"not_before"`
+	NotAfter          time.Time `json:"not_after"`
+	RemainingSeconds  int64     `json:"remaining_seconds"`
+	SPKIPin           string    `json:"spki_pin"`
+	SHA256Fingerprint string    `json:"sha256_fingerprint"`
+}
+
+// newAlert starts an alert with a fresh ID.
+func newAlert(event string, sev Severity, now time.Time, msg string) Alert {
+	return Alert{ID: uuid.NewString(), Event: event, Severity: sev.String(), Time: now, Message: msg, severity: sev}
+}
+
+// alertCertificate describes e for an alert.
+func alertCertificate(e *entry, now time.Time) *AlertCertificate {
+	return &AlertCertificate{
+		Names:             e.names,
+		IssuerKind:        e.kind.String(),
+		Issuer:            e.leaf.Issuer.String(),
+		Serial:            serialHex(e.leaf),
+		NotBefore:         e.leaf.NotBefore,
+		NotAfter:          e.leaf.NotAfter,
+		RemainingSeconds:  int64(e.leaf.NotAfter.Sub(now) / time.Second),
+		SPKIPin:           e.spki.String(),
+		SHA256Fingerprint: fingerprintHex(e.fingerprint),
+	}
+}
+
+// thresholds decide a certificate's level. A zero duration means the
+// lifetime-based default.
+type thresholds struct {
+	warningBefore  time.Duration
+	criticalBefore time.Duration
+	grace          time.Duration
+}
+
+// criticalWindow is how long before expiry a certificate is critical by
+// default: a tenth of its lifetime, but for short-lived certificates (a
+// tenth is under a day for lifetimes under 10 days) up to 24 h, never
+// more than a fifth of the lifetime, so that it stays after the renewal
+// point (a third of the lifetime before expiry).
+func criticalWindow(lifetime time.Duration) time.Duration {
+	return max(lifetime/10, min(24*time.Hour, lifetime/5))
+}
+
+// defaultGrace is how long after its renewal point a certificate may stay
+// unrenewed before it is overdue: certmagic checks every 10 minutes and
+// an order takes a while. A twentieth of the lifetime, at most an hour.
+func defaultGrace(lifetime time.Duration) time.Duration {
+	return min(time.Hour, lifetime/20)
+}
+
+// level returns the level of e at now and why.
+func (t thresholds) level(e *entry, now time.Time) (level, string) {
+	notAfter := e.leaf.NotAfter
+	remaining := notAfter.Sub(now)
+	lifetime := e.lifetime()
+	if !now.Before(notAfter) {
+		return levelExpired, "certificate has expired"
+	}
+	if t.criticalBefore > 0 {
+		if remaining < t.criticalBefore {
+			return levelCritical, fmt.Sprintf("less than critical_before (%s) remains", t.criticalBefore)
+		}
+	} else if remaining < criticalWindow(lifetime) {
+		return levelCritical, fmt.Sprintf("less than %s of its %s lifetime remains", criticalWindow(lifetime), lifetime.Round(time.Second))
+	}
+	if t.warningBefore > 0 {
+		if remaining < t.warningBefore {
+			return levelWarning, fmt.Sprintf("less than warning_before (%s) remains", t.warningBefore)
+		}
+		return levelOK, ""
+	}
+	grace := t.grace
+	if grace <= 0 {
+		grace = defaultGrace(lifetime)
+	}
+	if now.After(e.renewAt.Add(grace)) {
+		return levelWarning, fmt.Sprintf("past its renewal point (%s) by more than %s without a renewal", e.renewAt.UTC().Format(time.RFC3339), grace)
+	}
+	return levelOK, ""
+}
+
+// expiryAlert builds the alert for a certificate reaching lvl.
+func (t thresholds) expiryAlert(e *entry, lvl level, why string, now time.Time) Alert {
+	var al Alert
+	switch lvl {
+	case levelExpired:
+		al = newAlert(EventExpired, SeverityCritical, now, "certificate expired")
+	case levelCritical:
+		al = newAlert(EventExpiryCritical, SeverityCritical, now, "certificate expiring")
+	default:
+		event, msg := EventRenewalOverdue, "renewal overdue"
+		if t.warningBefore > 0 {
+			event, msg = EventExpiryWarning, "certificate expiring soon"
+		}
+		al = newAlert(event, SeverityWarning, now, msg)
+	}
+	al.Detail = why
+	al.Certificate = alertCertificate(e, now)
+	return al
+}
+
+// logAlert writes an alert as one log line, at a level matching its
+// severity.
+func logAlert(logger *zap.Logger, al Alert) {
+	lvl := zapcore.InfoLevel
+	switch al.severity {
+	case SeverityWarning:
+		lvl = zapcore.WarnLevel
+	case SeverityCritical:
+		lvl = zapcore.ErrorLevel
+	}
+	ce := logger.Check(lvl, al.Message)
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("event", al.Event),
+		zap.String("severity", al.Severity),
+		zap.String("alert_id", al.ID),
+	}
+	if al.Identifier != "" {
+		fields = append(fields, zap.String("identifier", al.Identifier))
+	}
+	if al.Certificate != nil {
+		c := al.Certificate
+		fields = append(fields,
+			zap.Strings("names", c.Names),
+			zap.String("issuer_kind", c.IssuerKind),
+			zap.String("serial", c.Serial),
+			zap.Time("not_after", c.NotAfter),
+			zap.Int64("remaining_seconds", c.RemainingSeconds))
+	}
+	if al.Host != "" {
+		fields = append(fields, zap.String("host", al.Host), zap.Strings("expected_pins", al.ExpectedPins))
+	}
+	if al.OldPin != "" || al.NewPin != "" {
+		fields = append(fields, zap.String("old_pin", al.OldPin), zap.String("new_pin", al.NewPin))
+	}
+	if al.Detail != "" {
+		fields = append(fields, zap.String("detail", al.Detail))
+	}
+	if al.Error != "" {
+		fields = append(fields, zap.String("error", al.Error))
+	}
+	ce.Write(fields...)
+}

@@ -1,0 +1,166 @@
+package pinreport
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(EventHandler{})
+}
+
+// EventHandler feeds certificate events to the pinreport app. The app
+// subscribes one itself, so configuring it is not needed; one configured
+// in the events app finds the pinreport app of its config when an event
+// arrives, and an event handled twice counts once.
+type EventHandler struct {
+	app *App
+}
+
+// CaddyModule returns the Caddy module information.
+func (EventHandler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "events.handlers.pinreport",
+		New: func() caddy.Module { return new(EventHandler) },
+	}
+}
+
+// Handle records the event; it never aborts it. Events are emitted
+// synchronously by certificate management, so the work here is quick:
+// the inventory is rescanned in the background.
+func (h *EventHandler) Handle(ctx context.Context, e caddy.Event) error {
+	app := h.app
+	if app == nil {
+		cctx, ok := ctx.(caddy.Context)
+		if !ok {
+			return nil
+		}
+		v, err := cctx.AppIfConfigured("pinreport")
+		if err != nil {
+			return nil
+		}
+		if app, ok = v.(*App); !ok {
+			return nil
+		}
+	}
+	app.handleEvent(e)
+	return nil
+}
+
+// handleEvent updates the renewal status, counters and observed names
+// from one event and raises the alerts it calls for.
+func (a *App) handleEvent(e caddy.Event) {
+	if a.state == nil || a.state.seenEvent(e.ID().String()) {
+		return
+	}
+	switch e.Name() {
+	case "cert_obtained":
+		a.certObtained(e)
+	case "cert_failed":
+		a.certFailed(e)
+	case "cert_ocsp_revoked":
+		a.certRevoked(e)
+	case "cached_managed_cert", "cached_unmanaged_cert":
+		sans, _ := e.Data["sans"].([]string)
+		a.state.observe(sans)
+		a.requestScan()
+	}
+}
+
+func (a *App) certObtained(e caddy.Event) {
+	id, _ := e.Data["identifier"].(string)
+	issuer, _ := e.Data["issuer"].(string)
+	renewal, _ := e.Data["renewal"].(bool)
+	s := a.state
+	s.mu.Lock()
+	st := s.nameStatusLocked(id)
+	st.lastObtained, st.issuerKey, st.failures = e.Timestamp(), issuer, 0
+	s.mu.Unlock()
+	if renewal {
+		s.renewals.Add(1)
+	}
+	a.logger.Info("certificate obtained",
+		zap.String("identifier", id),
+		zap.String("issuer", issuer),
+		zap.Bool("renewal", renewal))
+	a.requestScan()
+}
+
+func (a *App) certFailed(e caddy.Event) {
+	id, _ := e.Data["identifier"].(string)
+	renewal, _ := e.Data["renewal"].(bool)
+	errText := eventError(e.Data["error"])
+	s := a.state
+	s.mu.Lock()
+	st := s.nameStatusLocked(id)
+	st.lastFailure, st.lastError = e.Timestamp(), errText
+	st.failures++
+	streak := st.failures
+	s.mu.Unlock()
+
+	event, sev, msg := EventObtainFailed, SeverityCritical, "certificate obtain failed"
+	if renewal {
+		s.renewalFailures.Add(1)
+		event, sev, msg = EventRenewalFailed, SeverityWarning, "certificate renewal failed"
+	} else {
+		s.obtainFailures.Add(1)
+	}
+	if streak > 1 {
+		// certmagic retries with backoff; alert on the first failure of
+		// a streak, count them all.
+		a.logger.Debug(msg+" again", zap.String("identifier", id), zap.Int("consecutive_failures", streak), zap.String("error", errText))
+		return
+	}
+	al := newAlert(event, sev, a.now(), msg)
+	al.Identifier, al.Error = id, errText
+	if issuers, ok := e.Data["issuers"].([]string); ok {
+		al.Detail = "issuers tried: " + strings.Join(issuers, ", ")
+	}
+	if cur := a.current(id); cur != nil {
+		al.Certificate = alertCertificate(cur, al.Time)
+	}
+	a.raise(al)
+}
+
+func (a *App) certRevoked(e caddy.Event) {
+	a.state.revocations.Add(1)
+	al := newAlert(EventRevoked, SeverityCritical, a.now(), "certificate revoked")
+	if cert, ok := e.Data["certificate"].(certmagic.Certificate); ok && cert.Leaf != nil {
+		al.Certificate = alertCertificate(newEntry(cert, origin{}, 0, make(interner)), al.Time)
+		al.Detail = fmt.Sprintf("OCSP reports the certificate revoked (reason %v); certmagic renews it now", e.Data["reason"])
+	}
+	if subjects, ok := e.Data["subjects"].([]string); ok && len(subjects) > 0 {
+		al.Identifier = subjects[0]
+	}
+	a.raise(al)
+}
+
+// current returns the entry an identifier is served with, if any.
+func (a *App) current(id string) *entry {
+	entries, _ := a.state.snapshot()
+	if found := entriesFor(entries, id); len(found) > 0 {
+		return found[0]
+	}
+	return nil
+}
+
+// eventError renders the error of a cert_failed event.
+func eventError(v any) string {
+	switch err := v.(type) {
+	case nil:
+		return ""
+	case error:
+		return err.Error()
+	default:
+		return fmt.Sprint(err)
+	}
+}
+
+// Interface guards
+var _ caddyevents.Handler = (*EventHandler)(nil)

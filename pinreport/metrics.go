@@ -1,0 +1,126 @@
+package pinreport
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// collector exposes the inventory as Prometheus metrics. It reads the
+// inventory at scrape time instead of keeping gauges up to date, so a
+// certificate that leaves the cache, or a config that is replaced, leaves
+// no stale series behind.
+type collector struct {
+	state      *state
+	thresholds thresholds
+	now        func() time.Time
+
+	notAfter, notBefore, certs         *prometheus.Desc
+	renewals, renewalFailures, obtainF *prometheus.Desc
+	pinChanges, pinMismatches, revoked *prometheus.Desc
+	alerts, webhook, lastScan          *prometheus.Desc
+}
+
+// certLabels identify a certificate across renewals: its first name and
+// who issues it. Serials and hashes would start a new series with every
+// renewal.
+var certLabels = []string{"name", "issuer_kind"}
+
+func newCollector(st *state, th thresholds, now func() time.Time) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("pinreport_"+name, help, labels, nil)
+	}
+	return &collector{
+		state:      st,
+		thresholds: th,
+		now:        now,
+		notAfter: d("certificate_not_after_timestamp_seconds",
+			"Expiry (notAfter) of each certificate in Caddy's cache, as a Unix timestamp.", certLabels...),
+		notBefore: d("certificate_not_before_timestamp_seconds",
+			"Start of validity (notBefore) of each certificate in Caddy's cache, as a Unix timestamp.", certLabels...),
+		certs: d("certificates",
+			"Certificates in Caddy's cache by expiry state (ok, warning, critical, expired).", "state"),
+		renewals: d("renewals_total",
+			"Certificate renewals that succeeded (cert_obtained events with renewal set)."),
+		renewalFailures: d("renewal_failures_total",
+			"Certificate renewal attempts that failed (cert_failed events with renewal set)."),
+		obtainF: d("obtain_failures_total",
+			"Attempts to obtain a new certificate that failed (cert_failed events without renewal)."),
+		pinChanges: d("pin_changes_total",
+			"Renewals that changed the leaf key, and with it the leaf SPKI pin and TLSA 3 1 1 record."),
+		pinMismatches: d("pin_mismatches_total",
+			"Served certificates whose chain matched none of the expected pins of a host they serve."),
+		revoked: d("revocations_total",
+			"Certificates found revoked by their OCSP responses (cert_ocsp_revoked events)."),
+		alerts: d("alerts_total",
+			"Alerts raised, by severity.", "severity"),
+		webhook: d("webhook_deliveries_total",
+			"Webhook deliveries by result: sent, failed (after retries) or dropped (queue full).", "result"),
+		lastScan: d("last_scan_timestamp_seconds",
+			"When the inventory was last rebuilt from the certificate cache, as a Unix timestamp."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.notAfter, c.notBefore, c.certs, c.renewals, c.renewalFailures, c.obtainF,
+		c.pinChanges, c.pinMismatches, c.revoked, c.alerts, c.webhook, c.lastScan,
+	} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	entries, scannedAt := c.state.snapshot()
+	now := c.now()
+
+	// Two certificates can share a label set (the same first name and
+	// kind while an old and a new one are both cached); the registry
+	// refuses duplicate series, so the one expiring last is reported.
+	type key struct{ name, kind string }
+	newest := make(map[key]*entry, len(entries))
+	var byLevel [numLevels]int
+	for _, e := range entries {
+		lvl, _ := c.thresholds.level(e, now)
+		byLevel[lvl]++
+		k := key{e.firstName(), e.kind.String()}
+		if cur, ok := newest[k]; !ok || e.leaf.NotAfter.After(cur.leaf.NotAfter) {
+			newest[k] = e
+		}
+	}
+	for k, e := range newest {
+		ch <- prometheus.MustNewConstMetric(c.notAfter, prometheus.GaugeValue, unixSeconds(e.leaf.NotAfter), k.name, k.kind)
+		ch <- prometheus.MustNewConstMetric(c.notBefore, prometheus.GaugeValue, unixSeconds(e.leaf.NotBefore), k.name, k.kind)
+	}
+	for lvl := range numLevels {
+		ch <- prometheus.MustNewConstMetric(c.certs, prometheus.GaugeValue, float64(byLevel[lvl]), lvl.String())
+	}
+
+	st := c.state
+	counter := func(d *prometheus.Desc, v *atomic.Uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v.Load()), labels...)
+	}
+	counter(c.renewals, &st.renewals)
+	counter(c.renewalFailures, &st.renewalFailures)
+	counter(c.obtainF, &st.obtainFailures)
+	counter(c.pinChanges, &st.pinChanges)
+	counter(c.pinMismatches, &st.pinMismatches)
+	counter(c.revoked, &st.revocations)
+	for sev := range numSeverities {
+		counter(c.alerts, &st.alerts[sev], sev.String())
+	}
+	counter(c.webhook, &st.webhookSent, "sent")
+	counter(c.webhook, &st.webhookFailed, "failed")
+	counter(c.webhook, &st.webhookDrop, "dropped")
+	if !scannedAt.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.lastScan, prometheus.GaugeValue, unixSeconds(scannedAt))
+	}
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// Interface guards
+var _ prometheus.Collector = (*collector)(nil)

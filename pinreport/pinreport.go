@@ -1,0 +1,258 @@
+package pinreport
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/caddyserver/caddy/v2/modules/caddytls"
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App keeps an inventory of every certificate Caddy serves (ACME,
+// internal CA, manually loaded, on-demand once cached) with its pins, TLSA
+// records, expiry and renewal status; raises alerts (logs, and a webhook
+// if configured) for renewal failures, certificates past their renewal
+// point or close to expiry, key changes and expected-pin mismatches; and
+// exposes the inventory as Prometheus metrics and on the admin API under
+// /pinreport/.
+//
+// The inventory is read from Caddy's certificate cache, the source of
+// truth, at start, every scan_interval and shortly after certificate
+// events; events alone cannot build it, since a reload does not
+// re-announce cached certificates. The app subscribes its event handler
+// (events.handlers.pinreport) to the tls events itself.
+type App struct {
+	// ScanInterval is how often the inventory is rebuilt from the
+	// certificate cache, besides the scans that certificate events
+	// trigger. Expiry alerts are checked on each scan. Default: 1m.
+	ScanInterval caddy.Duration `json:"scan_interval,omitempty"`
+
+	// Pins maps a host to the SPKI pins its clients expect, in OkHttp's
+	// semantics: a served chain passes when any of its certificates
+	// matches any pin. Hosts may be written *.example.com (one label) or
+	// **.example.com (any labels). Pins are base64 SHA-256 digests of a
+	// SubjectPublicKeyInfo, optionally prefixed "sha256/". A host whose
+	// served chain matches none of its pins raises a pin_mismatch alert;
+	// a host with a single pin gets a warning, since pinning one key
+	// without a backup locks clients out at the next key change.
+	// Default: none.
+	Pins map[string][]string `json:"pins,omitempty"`
+
+	// WarningBefore replaces the default warning, "renewal overdue" (past
+	// the renewal point plus renewal_grace without a renewal), with a
+	// fixed time before expiry. Default: none (lifetime-based).
+	WarningBefore caddy.Duration `json:"warning_before,omitempty"`
+
+	// CriticalBefore replaces the default critical threshold, a tenth of
+	// the lifetime before expiry (up to 24 h, at most a fifth of the
+	// lifetime, for certificates shorter than 10 days), with a fixed time
+	// before expiry. Default: none (lifetime-based).
+	CriticalBefore caddy.Duration `json:"critical_before,omitempty"`
+
+	// RenewalGrace is how long after its renewal point a certificate may
+	// stay unrenewed before it is overdue. Default: a twentieth of the
+	// lifetime, at most 1h.
+	RenewalGrace caddy.Duration `json:"renewal_grace,omitempty"`
+
+	// Webhook, when set, receives every alert of at least its
+	// min_severity as a JSON POST. Default: none (alerts are logged).
+	Webhook *Webhook `json:"webhook,omitempty"`
+
+	ctx        caddy.Context
+	logger     *zap.Logger
+	now        func() time.Time
+	lookup     func(name string) []certmagic.Certificate
+	client     *http.Client
+	state      *state
+	rules      pinRules
+	thresholds thresholds
+	sink       *sink
+	trigger    chan struct{}
+	cancel     context.CancelFunc
+	wg         *sync.WaitGroup
+}
+
+// Defaults and limits of the app's durations.
+const (
+	defaultScanInterval = time.Minute
+	minScanInterval     = time.Second
+)
+
+// subscribedEvents are the certmagic events (emitted through the tls
+// app) that the app's handler receives.
+var subscribedEvents = []string{
+	"cert_obtained", "cert_failed", "cert_ocsp_revoked",
+	"cached_managed_cert", "cached_unmanaged_cert",
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "pinreport",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision sets up the app: it parses the expected pins, takes the state
+// shared with earlier configs, registers the metrics and subscribes the
+// event handler.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	a.logger = ctx.Logger()
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.lookup == nil {
+		a.lookup = caddytls.AllMatchingCertificates
+	}
+	if a.ScanInterval == 0 {
+		a.ScanInterval = caddy.Duration(defaultScanInterval)
+	}
+	var err error
+	if a.rules, err = compilePins(a.Pins); err != nil {
+		return err
+	}
+	a.thresholds = thresholds{
+		warningBefore:  time.Duration(a.WarningBefore),
+		criticalBefore: time.Duration(a.CriticalBefore),
+		grace:          time.Duration(a.RenewalGrace),
+	}
+	if a.Webhook != nil {
+		if err := a.Webhook.provision(); err != nil {
+			return fmt.Errorf("webhook: %v", err)
+		}
+	}
+
+	st, _, err := states.LoadOrNew(stateKey, func() (caddy.Destructor, error) { return newState(), nil })
+	if err != nil {
+		return err
+	}
+	a.state = st.(*state)
+	a.trigger = make(chan struct{}, 1)
+	a.wg = new(sync.WaitGroup)
+	if a.Webhook != nil {
+		a.sink = newSink(a.Webhook, a.client, a.state, a.logger.Named("webhook"))
+	}
+
+	if err := ctx.GetMetricsRegistry().Register(newCollector(a.state, a.thresholds, a.now)); err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
+
+	eventsApp, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("getting events app: %v", err)
+	}
+	err = eventsApp.(*caddyevents.App).Subscribe(&caddyevents.Subscription{
+		Events:   subscribedEvents,
+		Modules:  []caddy.ModuleID{"tls"},
+		Handlers: []caddyevents.Handler{&EventHandler{app: a}},
+	})
+	if err != nil {
+		return fmt.Errorf("subscribing to certificate events: %v", err)
+	}
+
+	for _, rule := range a.rules {
+		if len(rule.pins) == 1 {
+			// Pinning one key without a backup locks clients out at the
+			// next key change (RFC 7469 section 4.3).
+			a.logger.Warn("expected pins without a backup",
+				zap.String("host", rule.pattern),
+				zap.String("pin", rule.pins[0].String()),
+				zap.String("fix", "add a second pin: the pin of a spare key kept offline, or of the issuer "+
+					"(see GET /pinreport/"+rule.pattern+"?format=okhttp); a leaf pin alone also needs "+
+					"reuse_private_keys, since every renewal changes the leaf key otherwise"))
+		}
+	}
+	return nil
+}
+
+// Validate ensures the durations are in range and the webhook is usable.
+func (a *App) Validate() error {
+	if iv := time.Duration(a.ScanInterval); iv < minScanInterval {
+		return fmt.Errorf("scan_interval %s is too short; want %s or more", iv, minScanInterval)
+	}
+	for _, d := range []struct {
+		field string
+		v     caddy.Duration
+	}{{"warning_before", a.WarningBefore}, {"critical_before", a.CriticalBefore}, {"renewal_grace", a.RenewalGrace}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s %s is negative; want a positive duration such as 72h, or none for the default", d.field, time.Duration(d.v))
+		}
+	}
+	if a.WarningBefore > 0 && a.CriticalBefore >= a.WarningBefore {
+		return fmt.Errorf("critical_before %s is not shorter than warning_before %s; critical must come after the warning, e.g. warning_before 14d, critical_before 3d",
+			time.Duration(a.CriticalBefore), time.Duration(a.WarningBefore))
+	}
+	if a.Webhook != nil {
+		if err := a.Webhook.validate(); err != nil {
+			return fmt.Errorf("webhook: %v", err)
+		}
+	}
+	return nil
+}
+
+// Start starts the scanner and the webhook sender.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(a.ctx)
+	a.cancel = cancel
+	a.wg.Go(func() { a.run(ctx) })
+	if a.sink != nil {
+		a.wg.Go(func() { a.sink.run(ctx) })
+	}
+	return nil
+}
+
+// Stop stops the scanner and the webhook sender; alerts still queued are
+// dropped.
+func (a *App) Stop() error {
+	if a.cancel != nil {
+		a.cancel()
+		a.wg.Wait()
+	}
+	return nil
+}
+
+// Cleanup releases the shared state.
+func (a *App) Cleanup() error {
+	_ = a.Stop()
+	if a.state != nil {
+		_, err := states.Delete(stateKey)
+		return err
+	}
+	return nil
+}
+
+// requestScan asks the scanner for a scan soon; it never blocks.
+func (a *App) requestScan() {
+	select {
+	case a.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// raise counts, logs and sends an alert.
+func (a *App) raise(al Alert) {
+	a.state.alerts[al.severity].Add(1)
+	logAlert(a.logger, al)
+	if a.sink != nil {
+		a.sink.enqueue(al)
+	}
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

@@ -1,0 +1,186 @@
+package pinreport
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Pin is the SHA-256 digest of a DER-encoded SubjectPublicKeyInfo, the
+// value that HPKP (RFC 7469 section 2.4), OkHttp's CertificatePinner,
+// Android's <pin digest="SHA-256"> and DANE TLSA "x 1 1" records carry.
+type Pin [sha256.Size]byte
+
+// SPKIPin returns the pin of a certificate's public key.
+func SPKIPin(cert *x509.Certificate) Pin {
+	return sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+}
+
+// String returns the pin as base64 (RFC 7469 pin-sha256), the form
+// Android's network security config takes.
+func (p Pin) String() string { return base64.StdEncoding.EncodeToString(p[:]) }
+
+// OkHttp returns the pin in OkHttp's "sha256/<base64>" form.
+func (p Pin) OkHttp() string { return "sha256/" + p.String() }
+
+// Hex returns the pin in lowercase hex, the form of TLSA record data.
+func (p Pin) Hex() string { return hex.EncodeToString(p[:]) }
+
+// TLSA usages used in the report (RFC 6698 section 2.1.1, RFC 7218
+// mnemonics): DANE-TA pins a trust anchor in the served chain, DANE-EE
+// pins the server's own key.
+const (
+	tlsaDANETA = 2
+	tlsaDANEEE = 3
+)
+
+// TLSA returns the data of a TLSA record with the given usage, selector 1
+// (SubjectPublicKeyInfo) and matching type 1 (SHA-256): "3 1 1 <hex>".
+func (p Pin) TLSA(usage int) string {
+	return fmt.Sprintf("%d 1 1 %s", usage, p.Hex())
+}
+
+// ParsePin reads a pin written as base64 of a SHA-256 digest, optionally
+// prefixed "sha256/" as OkHttp writes it.
+func ParsePin(s string) (Pin, error) {
+	var p Pin
+	b64 := strings.TrimPrefix(s, "sha256/")
+	if algo, _, ok := strings.Cut(s, "/"); ok && b64 == s {
+		return p, fmt.Errorf("%q: only sha256 pins exist; want sha256/<base64>, not %s/", s, algo)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return p, fmt.Errorf("%q is not base64: %v; want the 44-character base64 of a SHA-256 digest, as printed by "+
+			"openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64", s, err)
+	}
+	if len(raw) != len(p) {
+		return p, fmt.Errorf("%q decodes to %d bytes; a SHA-256 pin is %d bytes (44 base64 characters)", s, len(raw), len(p))
+	}
+	copy(p[:], raw)
+	return p, nil
+}
+
+// pinRule is the expected pins of one host pattern.
+type pinRule struct {
+	pattern string
+	pins    []Pin
+}
+
+// pinRules are the compiled expected pins of the config, sorted by
+// pattern.
+type pinRules []pinRule
+
+// compilePins parses the config's pins, naming the host, the index and
+// the bad value in errors.
+func compilePins(raw map[string][]string) (pinRules, error) {
+	hosts := make([]string, 0, len(raw))
+	for host := range raw {
+		hosts = append(hosts, host)
+	}
+	sort.Strings(hosts)
+	rules := make(pinRules, 0, len(hosts))
+	for _, host := range hosts {
+		pattern := strings.ToLower(host)
+		if err := checkPinPattern(pattern); err != nil {
+			return nil, fmt.Errorf("pins: host %q: %v", host, err)
+		}
+		if len(raw[host]) == 0 {
+			return nil, fmt.Errorf("pins: host %q has no pins; list at least two (the served key and a backup) or remove the host", host)
+		}
+		rule := pinRule{pattern: pattern}
+		for i, s := range raw[host] {
+			p, err := ParsePin(s)
+			if err != nil {
+				return nil, fmt.Errorf("pins: host %q, pin %d: %v", host, i, err)
+			}
+			if !slices.Contains(rule.pins, p) {
+				rule.pins = append(rule.pins, p)
+			}
+		}
+		rules = append(rules, rule)
+	}
+	return rules, nil
+}
+
+// checkPinPattern accepts a host name or OkHttp's wildcard patterns:
+// "*.example.com" (one label) and "**.example.com" (any number of labels,
+// including none).
+func checkPinPattern(p string) error {
+	rest := strings.TrimPrefix(strings.TrimPrefix(p, "**."), "*.")
+	switch {
+	case p == "":
+		return fmt.Errorf("empty host; want a host name such as example.com")
+	case strings.ContainsAny(rest, "*/: "):
+		return fmt.Errorf("want a host name, *.host (one label) or **.host (any labels), as OkHttp's CertificatePinner takes")
+	case rest == "" || strings.HasPrefix(rest, ".") || strings.HasSuffix(rest, "."):
+		return fmt.Errorf("want a host name such as example.com")
+	}
+	return nil
+}
+
+// matchesHost reports whether an OkHttp-style pattern applies to the
+// concrete host name h.
+func matchesHost(pattern, h string) bool {
+	switch {
+	case strings.HasPrefix(pattern, "**."):
+		base := pattern[3:]
+		return h == base || strings.HasSuffix(h, "."+base)
+	case strings.HasPrefix(pattern, "*."):
+		base := pattern[2:]
+		label, ok := strings.CutSuffix(h, "."+base)
+		return ok && label != "" && !strings.Contains(label, ".")
+	}
+	return pattern == h
+}
+
+// servesPattern reports whether a certificate name (which may be a
+// wildcard such as *.example.com) serves a host the pattern applies to.
+func servesPattern(pattern, name string) bool {
+	name = strings.ToLower(name)
+	if matchesHost(pattern, name) {
+		return true
+	}
+	wildBase, isWild := strings.CutPrefix(name, "*.")
+	if !isWild {
+		return false
+	}
+	// A wildcard certificate serves every one-label subdomain of its
+	// base, so it serves the pattern's host (or one of its hosts).
+	host := strings.TrimPrefix(strings.TrimPrefix(pattern, "**."), "*.")
+	if pattern != host {
+		// *.base or **.base against *.base: the same set of hosts.
+		return host == wildBase
+	}
+	_, parent, ok := strings.Cut(host, ".")
+	return ok && parent == wildBase
+}
+
+// appliesTo returns the rules whose pattern one of the names serves.
+func (rules pinRules) appliesTo(names []string) []*pinRule {
+	var out []*pinRule
+	for i := range rules {
+		for _, n := range names {
+			if servesPattern(rules[i].pattern, n) {
+				out = append(out, &rules[i])
+				break
+			}
+		}
+	}
+	return out
+}
+
+// matchesChain applies OkHttp's rule: the chain passes when the pin of
+// any of its certificates is one of the expected pins.
+func (r *pinRule) matchesChain(chain []Pin) bool {
+	for _, p := range chain {
+		if slices.Contains(r.pins, p) {
+			return true
+		}
+	}
+	return false
+}
