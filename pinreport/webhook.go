@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -109,18 +110,33 @@ func (wh *Webhook) provision() error {
 	return nil
 }
 
-// validate checks the provisioned values.
-func (wh *Webhook) validate() error {
-	u, err := url.Parse(wh.url)
+// CheckWebhookURL reports whether s is a usable webhook URL: absolute,
+// http or https, with a host. A URL holding placeholders is checked once
+// they are replaced, when the config loads.
+func CheckWebhookURL(s string) error {
+	if strings.ContainsAny(s, "{}") {
+		return nil
+	}
+	u, err := url.Parse(s)
 	switch {
-	case wh.url == "":
+	case s == "":
 		return fmt.Errorf("url is required; set it to the receiver, e.g. https://alerts.example.com/hook")
 	case err != nil:
-		return fmt.Errorf("url %q: %v", wh.url, err)
+		return fmt.Errorf("url %q: %v", s, err)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("url %q has no http:// or https:// scheme; write it as https://%s", wh.url, wh.url)
+		return fmt.Errorf("url %q has no http:// or https:// scheme; write it as https://%s", s, strings.TrimPrefix(s, u.Scheme+"://"))
 	case u.Host == "":
-		return fmt.Errorf("url %q has no host; want e.g. https://alerts.example.com/hook", wh.url)
+		return fmt.Errorf("url %q has no host; want e.g. https://alerts.example.com/hook", s)
+	}
+	return nil
+}
+
+// validate checks the provisioned values.
+func (wh *Webhook) validate() error {
+	if err := CheckWebhookURL(wh.url); err != nil {
+		return err
+	}
+	switch {
 	case wh.timeout < 0:
 		return fmt.Errorf("timeout %s is negative; want a positive duration such as 10s", wh.timeout)
 	case wh.backoff < 0:
