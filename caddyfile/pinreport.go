@@ -50,25 +50,25 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 		}
 		switch d.Val() {
 		case "scan_interval":
-			v, err := durationArg(d)
+			v, err := pinreportDuration(d)
 			if err != nil {
 				return nil, err
 			}
 			app.ScanInterval = v
 		case "warning_before":
-			v, err := durationArg(d)
+			v, err := pinreportDuration(d)
 			if err != nil {
 				return nil, err
 			}
 			app.WarningBefore = v
 		case "critical_before":
-			v, err := durationArg(d)
+			v, err := pinreportDuration(d)
 			if err != nil {
 				return nil, err
 			}
 			app.CriticalBefore = v
 		case "renewal_grace":
-			v, err := durationArg(d)
+			v, err := pinreportDuration(d)
 			if err != nil {
 				return nil, err
 			}
@@ -123,7 +123,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 			}
 			hook.Secret = v
 		case "timeout":
-			v, err := durationArg(d)
+			v, err := pinreportDuration(d)
 			if err != nil {
 				return nil, err
 			}
@@ -135,7 +135,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 			}
 			hook.Retries = &n
 		case "backoff":
-			v, err := durationArg(d)
+			v, err := pinreportDuration(d)
 			if err != nil {
 				return nil, err
 			}
@@ -156,9 +156,9 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 	return hook, nil
 }
 
-// durationArg reads one positive duration argument in Caddy's syntax
+// pinreportDuration reads one positive duration argument in Caddy's syntax
 // (90s, 12h, 14d).
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+func pinreportDuration(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	name := d.Val()
 	v, err := oneArg(d)
 	if err != nil {

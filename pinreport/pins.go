@@ -50,8 +50,10 @@ func (p Pin) TLSA(usage int) string {
 func ParsePin(s string) (Pin, error) {
 	var p Pin
 	b64 := strings.TrimPrefix(s, "sha256/")
-	if algo, _, ok := strings.Cut(s, "/"); ok && b64 == s {
-		return p, fmt.Errorf("%q: only sha256 pins exist; want sha256/<base64>, not %s/", s, algo)
+	for _, algo := range []string{"sha1/", "sha384/", "sha512/", "md5/"} {
+		if strings.HasPrefix(s, algo) {
+			return p, fmt.Errorf("%q: only SHA-256 pins are supported; want sha256/<base64>, not %s", s, algo)
+		}
 	}
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
