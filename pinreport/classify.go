@@ -41,7 +41,7 @@ const maxStoredNames = 4
 func (a *App) newClassifier(tlsApp *caddytls.TLS) *classifier {
 	c := &classifier{
 		ctx:         a.ctx,
-		storage:     a.ctx.Storage(),
+		storage:     a.storage,
 		caKeys:      make(map[string]string),
 		internalIDs: make(map[string]bool),
 	}

@@ -72,6 +72,7 @@ type App struct {
 	logger     *zap.Logger
 	now        func() time.Time
 	lookup     func(name string) []certmagic.Certificate
+	storage    certmagic.Storage
 	client     *http.Client
 	state      *state
 	rules      pinRules
@@ -114,6 +115,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.lookup == nil {
 		a.lookup = caddytls.AllMatchingCertificates
+	}
+	if a.storage == nil {
+		a.storage = ctx.Storage()
 	}
 	if a.ScanInterval == 0 {
 		a.ScanInterval = caddy.Duration(defaultScanInterval)
