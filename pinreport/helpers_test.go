@@ -152,6 +152,21 @@ func (tc *testCache) add(tb testing.TB, cert tls.Certificate) certmagic.Certific
 // remove drops a certificate from the cache.
 func (tc *testCache) remove(c certmagic.Certificate) { tc.cache.Remove([]string{c.Hash()}) }
 
+// certFor returns the cached certificate of name.
+func certFor(tb testing.TB, tc *testCache, name string) certmagic.Certificate {
+	tb.Helper()
+	found := tc.cache.AllMatchingCertificates(name)
+	if len(found) != 1 {
+		tb.Fatalf("%d certificates cached for %s, want 1", len(found), name)
+	}
+	return found[0]
+}
+
+func mustLeaf(tb testing.TB, tc *testCache, name string) *x509.Certificate {
+	tb.Helper()
+	return certFor(tb, tc, name).Leaf
+}
+
 // testApp returns an app wired to a test cache, a fresh state and an
 // observed logger, without a Caddy config: scans look up names.
 func testApp(tb testing.TB, tc *testCache, names ...string) (*App, *observer.ObservedLogs) {

@@ -1,0 +1,106 @@
+package pinreport
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+)
+
+func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gathering from a pedantic registry: %v", err)
+	}
+	out := make(map[string]*dto.MetricFamily)
+	for _, mf := range families {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
+
+func labelsOf(m *dto.Metric) map[string]string {
+	out := make(map[string]string)
+	for _, lp := range m.GetLabel() {
+		out[lp.GetName()] = lp.GetValue()
+	}
+	return out
+}
+
+func TestCollector(t *testing.T) {
+	ca := newTestCA(t, "metrics")
+	tc := newTestCache(t)
+	now := time.Now().Truncate(time.Second)
+	a1 := tc.add(t, ca.leaf(t, []string{"a.example"}, now.Add(-time.Hour), now.Add(89*24*time.Hour), nil))
+	a2 := tc.add(t, ca.leaf(t, []string{"a.example"}, now, now.Add(90*24*time.Hour), nil))
+	old := tc.add(t, ca.leaf(t, []string{"old.example"}, now.Add(-90*24*time.Hour), now.Add(-time.Hour), nil))
+	s := newState()
+	scan := func(certs ...certmagic.Certificate) {
+		s.scanMu.Lock()
+		ch := s.update(certs, buildManual(s.intern))
+		s.publish(ch, now)
+		s.scanMu.Unlock()
+	}
+	scan(a1, a2, old)
+	s.renewals.Add(3)
+	s.pinChanges.Add(1)
+	s.alerts[SeverityCritical].Add(2)
+
+	reg := prometheus.NewPedanticRegistry()
+	c := newCollector(s, thresholds{}, func() time.Time { return now })
+	if err := reg.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+	fams := gather(t, reg)
+
+	notAfter := fams["pinreport_certificate_not_after_timestamp_seconds"].GetMetric()
+	if len(notAfter) != 2 {
+		t.Fatalf("%d not_after series, want 2 (a.example once, old.example)", len(notAfter))
+	}
+	for _, m := range notAfter {
+		l := labelsOf(m)
+		if l["issuer_kind"] != "manual" || len(l) != 2 {
+			t.Errorf("labels %v; want name and issuer_kind only", l)
+		}
+		if l["name"] == "a.example" && m.GetGauge().GetValue() != float64(a2.Leaf.NotAfter.Unix()) {
+			t.Errorf("a.example not_after %v; want the later certificate's %d", m.GetGauge().GetValue(), a2.Leaf.NotAfter.Unix())
+		}
+	}
+	states := make(map[string]float64)
+	for _, m := range fams["pinreport_certificates"].GetMetric() {
+		states[labelsOf(m)["state"]] = m.GetGauge().GetValue()
+	}
+	if states["ok"] != 2 || states["expired"] != 1 || states["warning"] != 0 || states["critical"] != 0 || len(states) != 4 {
+		t.Errorf("certificates by state %v; want ok 2, expired 1 and zero series for the rest", states)
+	}
+	if v := fams["pinreport_renewals_total"].GetMetric()[0].GetCounter().GetValue(); v != 3 {
+		t.Errorf("renewals_total %v, want 3", v)
+	}
+	if fams["pinreport_alerts_total"] == nil || len(fams["pinreport_alerts_total"].GetMetric()) != 3 {
+		t.Error("want an alerts_total series per severity")
+	}
+
+	// A certificate leaving the cache leaves no series behind.
+	scan(a2)
+	fams = gather(t, reg)
+	if n := len(fams["pinreport_certificate_not_after_timestamp_seconds"].GetMetric()); n != 1 {
+		t.Errorf("%d not_after series after old.example left; want 1", n)
+	}
+	var text strings.Builder
+	for _, name := range []string{"pinreport_pin_changes_total", "pinreport_renewal_failures_total"} {
+		if fams[name] == nil {
+			text.WriteString(name + " ")
+		}
+	}
+	if text.Len() > 0 {
+		t.Errorf("missing counters: %s", text.String())
+	}
+}
