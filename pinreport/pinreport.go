@@ -9,7 +9,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
-	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 )
@@ -71,7 +70,7 @@ type App struct {
 	ctx        caddy.Context
 	logger     *zap.Logger
 	now        func() time.Time
-	lookup     func(name string) []certmagic.Certificate
+	lookup     func(name string) []certmagic.Certificate // nil: Caddy's certificate cache
 	storage    certmagic.Storage
 	client     *http.Client
 	state      *state
@@ -112,9 +111,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	if a.now == nil {
 		a.now = time.Now
-	}
-	if a.lookup == nil {
-		a.lookup = caddytls.AllMatchingCertificates
 	}
 	if a.storage == nil {
 		a.storage = ctx.Storage()

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 )
@@ -60,7 +61,16 @@ func (a *App) scan() {
 	}
 	names := ServedNames(httpApp, tlsApp)
 	observed := a.state.observedNames()
-	certs, missing := collect(append(names, observed...), a.lookup)
+	lookup := a.lookup
+	if lookup == nil {
+		lookup = caddytls.AllMatchingCertificates
+		if tlsApp == nil {
+			// No tls app, no certificates; Caddy drops its cache
+			// when the last tls app goes.
+			lookup = func(string) []certmagic.Certificate { return nil }
+		}
+	}
+	certs, missing := collect(append(names, observed...), lookup)
 
 	s := a.state
 	s.scanMu.Lock()
