@@ -2,7 +2,6 @@ package pinreport
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -91,7 +90,7 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	entries, scannedAt := a.state.snapshot()
+	entries, scannedAt := a.state.sortedSnapshot()
 	if name != "" {
 		entries = entriesFor(entries, name)
 		if len(entries) == 0 {
@@ -104,9 +103,7 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 	switch format {
 	case "", "json":
 		w.Header().Set("Content-Type", "application/json")
-		rep := reporter{thresholds: a.thresholds, rules: a.rules, state: a.state}.report(entries, scannedAt, now)
-		rep.Name = name
-		err = json.NewEncoder(bw).Encode(rep)
+		err = reporter{thresholds: a.thresholds, rules: a.rules, state: a.state}.writeJSON(bw, name, entries, scannedAt, now)
 	case "tlsa":
 		w.Header().Set("Content-Type", "text/dns; charset=utf-8")
 		err = writeTLSA(bw, entries, port, proto, now)

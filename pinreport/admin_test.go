@@ -138,10 +138,8 @@ func TestAdminErrors(t *testing.T) {
 
 func TestAdminTextFormats(t *testing.T) {
 	a, ca := adminApp(t)
-	leaf := a.state.view[0]
-	if leaf.firstName() != "*.w.example" {
-		leaf = a.state.view[1]
-	}
+	sorted, _ := a.state.sortedSnapshot()
+	leaf := sorted[0] // *.w.example sorts first
 	for _, tc := range []struct {
 		target string
 		want   []string

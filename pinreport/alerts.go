@@ -118,7 +118,7 @@ func alertCertificate(e *entry, now time.Time) *AlertCertificate {
 	return &AlertCertificate{
 		Names:             e.names,
 		IssuerKind:        e.kind.String(),
-		Issuer:            e.leaf.Issuer.String(),
+		Issuer:            e.issuer,
 		Serial:            serialHex(e.leaf),
 		NotBefore:         e.leaf.NotBefore,
 		NotAfter:          e.leaf.NotAfter,

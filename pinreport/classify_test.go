@@ -69,7 +69,7 @@ func TestClassifier(t *testing.T) {
 			t.Errorf("%s: origin %+v; want %s from %q, ARI %s", tc.cert.Names[0], o, tc.kind, tc.issuerKey, tc.ari)
 		}
 	}
-	if e := newEntry(acmeCert, c.origin(acmeCert), 0, make(interner)); !e.renewAt.Equal(ari) {
+	if e := newEntry(acmeCert, c.origin(acmeCert), 0, newInterner()); !e.renewAt.Equal(ari) {
 		t.Errorf("renewAt %s; want the stored ARI time %s", e.renewAt, ari)
 	}
 

@@ -60,6 +60,8 @@ type entry struct {
 	leaf        *x509.Certificate
 	chain       []*chainCert // issuer first
 	slot        string       // kind and sorted names; stays the same across renewals
+	subject     string
+	issuer      string // shared with the entries of the same issuer
 	spki        Pin
 	fingerprint [sha256.Size]byte
 	origin
@@ -78,14 +80,31 @@ type chainCert struct {
 	notAfter time.Time
 }
 
-// interner shares chainCerts among entries: thousands of leaves have the
-// same few issuers, parsed once.
-type interner map[string]*chainCert
+// interner shares chainCerts and issuer names among entries: thousands
+// of leaves have the same few issuers, parsed once.
+type interner struct {
+	certs   map[string]*chainCert
+	issuers map[string]string // raw issuer DN → its string form
+}
+
+func newInterner() interner {
+	return interner{certs: make(map[string]*chainCert), issuers: make(map[string]string)}
+}
+
+// issuerName returns the string form of a leaf's issuer DN.
+func (in interner) issuerName(leaf *x509.Certificate) string {
+	if s, ok := in.issuers[string(leaf.RawIssuer)]; ok {
+		return s
+	}
+	s := leaf.Issuer.String()
+	in.issuers[string(leaf.RawIssuer)] = s
+	return s
+}
 
 // chainCert returns the shared record of a DER certificate, or nil when it
 // does not parse.
 func (in interner) chainCert(der []byte) *chainCert {
-	if cc, ok := in[string(der)]; ok {
+	if cc, ok := in.certs[string(der)]; ok {
 		return cc
 	}
 	cert, err := x509.ParseCertificate(der)
@@ -93,7 +112,7 @@ func (in interner) chainCert(der []byte) *chainCert {
 		return nil
 	}
 	cc := &chainCert{subject: cert.Subject.String(), spki: SPKIPin(cert), notAfter: cert.NotAfter}
-	in[string(der)] = cc
+	in.certs[string(der)] = cc
 	return cc
 }
 
@@ -111,6 +130,8 @@ func newEntry(cert certmagic.Certificate, o origin, ratio float64, in interner) 
 		fingerprint: sha256.Sum256(leaf.Raw),
 		origin:      o,
 		slot:        o.kind.String() + "|" + slotOf(cert.Names),
+		subject:     leaf.Subject.String(),
+		issuer:      in.issuerName(leaf),
 	}
 	if chain := cert.Certificate.Certificate; len(chain) > 1 {
 		e.chain = make([]*chainCert, 0, len(chain)-1)

@@ -14,7 +14,7 @@ func TestNewEntryKnownCertificate(t *testing.T) {
 		Certificate: tls.Certificate{Certificate: [][]byte{leaf.Raw}, Leaf: leaf},
 		Names:       []string{"pin.example", "www.pin.example"},
 	}
-	e := newEntry(cert, origin{kind: KindManual}, 0, make(interner))
+	e := newEntry(cert, origin{kind: KindManual}, 0, newInterner())
 	if got := fingerprintHex(e.fingerprint); got != knownFingerprint {
 		t.Errorf("fingerprint %s, openssl says %s", got, knownFingerprint)
 	}
@@ -36,7 +36,7 @@ func TestNewEntrySharesChains(t *testing.T) {
 	ca := newTestCA(t, "share")
 	tc := newTestCache(t)
 	now := time.Now()
-	in := make(interner)
+	in := newInterner()
 	a := newEntry(tc.add(t, ca.leaf(t, []string{"a.example"}, now, now.Add(time.Hour), nil)), origin{}, 0, in)
 	b := newEntry(tc.add(t, ca.leaf(t, []string{"b.example"}, now, now.Add(time.Hour), nil)), origin{}, 0, in)
 	if len(a.chain) != 1 || a.chain[0] != b.chain[0] {
@@ -77,11 +77,11 @@ func TestNewEntryARIWins(t *testing.T) {
 	tlsCert := ca.leaf(t, []string{"a.example"}, now, now.Add(90*24*time.Hour), nil)
 	cert := certmagic.Certificate{Certificate: tlsCert, Names: []string{"a.example"}}
 	ari := now.Add(50 * 24 * time.Hour)
-	e := newEntry(cert, origin{kind: KindACME, ariAt: ari}, 0, make(interner))
+	e := newEntry(cert, origin{kind: KindACME, ariAt: ari}, 0, newInterner())
 	if !e.renewAt.Equal(ari) {
 		t.Errorf("renewAt %s; want the ARI time %s", e.renewAt, ari)
 	}
-	e = newEntry(cert, origin{kind: KindACME}, 0, make(interner))
+	e = newEntry(cert, origin{kind: KindACME}, 0, newInterner())
 	if want := tlsCert.Leaf.NotAfter.Add(-30 * 24 * time.Hour); !e.renewAt.Equal(want) {
 		t.Errorf("renewAt without ARI %s; want %s", e.renewAt, want)
 	}

@@ -29,6 +29,9 @@ func ServedCertificates(ctx caddy.Context) ([]certmagic.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tlsApp == nil {
+		return nil, nil // no tls app, no certificates (and maybe no cache)
+	}
 	names := ServedNames(httpApp, tlsApp)
 	if v, err := ctx.AppIfConfigured("pinreport"); err == nil {
 		if app, ok := v.(*App); ok && app.state != nil {

@@ -132,7 +132,7 @@ func (a *App) certRevoked(e caddy.Event) {
 	a.state.revocations.Add(1)
 	al := newAlert(EventRevoked, SeverityCritical, a.now(), "certificate revoked")
 	if cert, ok := e.Data["certificate"].(certmagic.Certificate); ok && cert.Leaf != nil {
-		al.Certificate = alertCertificate(newEntry(cert, origin{}, 0, make(interner)), al.Time)
+		al.Certificate = alertCertificate(newEntry(cert, origin{}, 0, newInterner()), al.Time)
 		al.Detail = fmt.Sprintf("OCSP reports the certificate revoked (reason %v); certmagic renews it now", e.Data["reason"])
 	}
 	if subjects, ok := e.Data["subjects"].([]string); ok && len(subjects) > 0 {

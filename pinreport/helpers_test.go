@@ -41,6 +41,17 @@ func newKey(tb testing.TB) crypto.Signer {
 	return key
 }
 
+// sharedKey is one key for tests that need many certificates and do not
+// care about their pins.
+var sharedKey crypto.Signer
+
+func newKeyOnce(tb testing.TB) crypto.Signer {
+	if sharedKey == nil {
+		sharedKey = newKey(tb)
+	}
+	return sharedKey
+}
+
 func rsaKey(tb testing.TB) crypto.Signer {
 	tb.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -188,3 +199,19 @@ func testApp(tb testing.TB, tc *testCache, names ...string) (*App, *observer.Obs
 type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
+
+// sightingOf is what a scan finding certs would sight.
+func sightingOf(s *state, certs []certmagic.Certificate) sighting {
+	var found sighting
+	for _, c := range certs {
+		if c.Leaf == nil {
+			continue
+		}
+		if e, ok := s.byHash[c.Hash()]; ok {
+			found.known = append(found.known, e)
+		} else {
+			found.fresh = append(found.fresh, c)
+		}
+	}
+	return found
+}

@@ -42,7 +42,7 @@ func TestCollector(t *testing.T) {
 	s := newState()
 	scan := func(certs ...certmagic.Certificate) {
 		s.scanMu.Lock()
-		ch := s.update(certs, buildManual(s.intern))
+		ch := s.update(sightingOf(s, certs), buildManual(s.intern))
 		s.publish(ch, now)
 		s.scanMu.Unlock()
 	}

@@ -1,9 +1,12 @@
 package pinreport
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
+	"io"
 	"strings"
 	"time"
 )
@@ -102,8 +105,8 @@ func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
 		Names:             e.names,
 		IssuerKind:        e.kind.String(),
 		IssuerKey:         e.issuerKey,
-		Issuer:            leaf.Issuer.String(),
-		Subject:           leaf.Subject.String(),
+		Issuer:            e.issuer,
+		Subject:           e.subject,
 		Serial:            serialHex(leaf),
 		NotBefore:         leaf.NotBefore,
 		NotAfter:          leaf.NotAfter,
@@ -152,13 +155,31 @@ func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
 	return c
 }
 
-// report renders entries at now.
-func (r reporter) report(entries []*entry, scannedAt, now time.Time) Report {
-	rep := Report{GeneratedAt: now, ScannedAt: scannedAt, Certificates: make([]CertificateReport, len(entries))}
-	for i, e := range entries {
-		rep.Certificates[i] = r.certificate(e, now)
+// writeJSON writes the Report of entries at now, one certificate at a
+// time, so that a large inventory is never held in memory as a whole.
+func (r reporter) writeJSON(w io.Writer, name string, entries []*entry, scannedAt, now time.Time) error {
+	head, err := json.Marshal(Report{GeneratedAt: now, ScannedAt: scannedAt, Name: name})
+	if err != nil {
+		return err
 	}
-	return rep
+	// head ends with "certificates":null}; open the array there instead.
+	head = bytes.TrimSuffix(head, []byte("null}"))
+	if _, err := w.Write(append(head, '[')); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for i, e := range entries {
+		if i > 0 {
+			if _, err := io.WriteString(w, ","); err != nil {
+				return err
+			}
+		}
+		if err := enc.Encode(r.certificate(e, now)); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(w, "]}\n")
+	return err
 }
 
 // entriesFor returns the entries that serve name: those with the name

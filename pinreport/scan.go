@@ -70,12 +70,11 @@ func (a *App) scan() {
 			lookup = func(string) []certmagic.Certificate { return nil }
 		}
 	}
-	certs, missing := collect(append(names, observed...), lookup)
-
 	s := a.state
 	s.scanMu.Lock()
+	found := s.sight(append(names, observed...), lookup)
 	cl := a.newClassifier(tlsApp)
-	ch := s.update(certs, func(cert certmagic.Certificate) *entry {
+	ch := s.update(found, func(cert certmagic.Certificate) *entry {
 		o := cl.origin(cert)
 		return newEntry(cert, o, cl.ratio(cert.Names), s.intern)
 	})
@@ -84,7 +83,7 @@ func (a *App) scan() {
 	total := len(s.byHash)
 	s.scanMu.Unlock()
 
-	s.forget(intersect(missing, observed))
+	s.forget(intersect(found.missing, observed))
 	for _, al := range alerts {
 		a.raise(al)
 	}

@@ -36,7 +36,7 @@ func writeTLSA(w io.Writer, entries []*entry, port int, proto string, now time.T
 	ew.printf("; 2 1 1 (DANE-TA) pins the issuer key. Publish the next records before a key changes.\n")
 	for _, e := range entries {
 		ew.printf("\n; %s  serial %s  expires %s  issuer %s\n",
-			strings.Join(e.names, " "), serialHex(e.leaf), e.leaf.NotAfter.UTC().Format(time.RFC3339), e.leaf.Issuer)
+			strings.Join(e.names, " "), serialHex(e.leaf), e.leaf.NotAfter.UTC().Format(time.RFC3339), e.issuer)
 		issuer, hasIssuer := e.issuerPin()
 		for _, n := range dnsNames(e) {
 			if strings.HasPrefix(n, "*.") {
@@ -62,7 +62,7 @@ type snippetPin struct {
 // snippetPins returns the pins to paste for e: the served chain, then
 // the configured expected pins that are not in it (backups).
 func snippetPins(e *entry, rules pinRules) []snippetPin {
-	out := []snippetPin{{e.spki, fmt.Sprintf("leaf %s, changes on renewal unless reuse_private_keys is on", e.leaf.Subject)}}
+	out := []snippetPin{{e.spki, fmt.Sprintf("leaf %s, changes on renewal unless reuse_private_keys is on", e.subject)}}
 	for _, cc := range e.chain {
 		out = append(out, snippetPin{cc.spki, "issuer " + cc.subject})
 	}

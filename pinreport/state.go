@@ -1,6 +1,7 @@
 package pinreport
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ type state struct {
 	gen    uint64
 
 	mu        sync.RWMutex
-	view      []*entry // sorted by first name, then hash; replaced, never changed
+	view      *view
 	scannedAt time.Time
 	names     map[string]*nameStatus // by certmagic identifier, from events
 	observed  map[string]struct{}    // names seen in cache events
@@ -60,7 +61,7 @@ func newState() *state {
 	return &state{
 		byHash:   make(map[string]*entry),
 		slots:    make(map[string]*entry),
-		intern:   make(interner),
+		intern:   newInterner(),
 		names:    make(map[string]*nameStatus),
 		observed: make(map[string]struct{}),
 	}
@@ -79,36 +80,100 @@ type scanChanges struct {
 
 type replacement struct{ old, new *entry }
 
-// update makes certs the inventory. build computes the entry of a
-// certificate seen for the first time (nil skips it). The caller holds
+// sighting is what the cache lookups of one scan found.
+type sighting struct {
+	known   []*entry                // certificates already in the inventory
+	fresh   []certmagic.Certificate // certificates seen for the first time
+	missing []string                // names that found no certificate
+}
+
+// minNamesPerWorker keeps small scans on one goroutine.
+const minNamesPerWorker = 2048
+
+// sight looks names up in the cache. The lookups (certmagic takes its
+// lock and tries every wildcard form of a name) are most of a scan's
+// work, so they run on all CPUs; they only read byHash. The caller holds
 // scanMu.
-func (s *state) update(certs []certmagic.Certificate, build func(certmagic.Certificate) *entry) scanChanges {
+func (s *state) sight(names []string, lookup func(string) []certmagic.Certificate) sighting {
+	workers := min(runtime.GOMAXPROCS(0), len(names)/minNamesPerWorker+1)
+	parts := make([]sighting, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		chunk := names[w*len(names)/workers : (w+1)*len(names)/workers]
+		wg.Go(func() {
+			part := sighting{known: make([]*entry, 0, len(chunk))}
+			for _, name := range chunk {
+				certs := lookup(name)
+				if len(certs) == 0 {
+					part.missing = append(part.missing, name)
+				}
+				for _, cert := range certs {
+					if cert.Leaf == nil {
+						continue
+					}
+					if e, ok := s.byHash[cert.Hash()]; ok {
+						part.known = append(part.known, e)
+					} else {
+						part.fresh = append(part.fresh, cert)
+					}
+				}
+			}
+			parts[w] = part
+		})
+	}
+	wg.Wait()
+	if workers == 1 {
+		return parts[0]
+	}
+	var all sighting
+	for _, p := range parts {
+		all.known = append(all.known, p.known...)
+		all.fresh = append(all.fresh, p.fresh...)
+		all.missing = append(all.missing, p.missing...)
+	}
+	return all
+}
+
+// update makes what was sighted the inventory. build computes the entry
+// of a certificate seen for the first time (nil skips it). The caller
+// holds scanMu.
+func (s *state) update(found sighting, build func(certmagic.Certificate) *entry) scanChanges {
 	var ch scanChanges
 	s.gen++
 	gen := s.gen
-	current := make([]*entry, 0, len(certs))
-	for _, cert := range certs {
-		if cert.Leaf == nil {
+	current := make([]*entry, 0, len(found.known)+len(found.fresh))
+	for _, e := range found.known {
+		if e.gen != gen { // a certificate found under several names
+			e.gen = gen
+			current = append(current, e)
+		}
+	}
+	if len(s.byHash) == 0 && len(found.fresh) > 0 {
+		s.byHash = make(map[string]*entry, len(found.fresh)) // spare the first scan the map's growth
+	}
+	for _, cert := range found.fresh {
+		if e, ok := s.byHash[cert.Hash()]; ok {
+			if e.gen != gen {
+				e.gen = gen
+				current = append(current, e)
+			}
 			continue
 		}
-		e, ok := s.byHash[cert.Hash()]
-		if !ok {
-			if e = build(cert); e == nil {
-				continue
-			}
-			s.byHash[e.hash] = e
-			ch.added = append(ch.added, e)
-		}
-		if e.gen == gen {
-			continue // listed twice
+		e := build(cert)
+		if e == nil {
+			continue
 		}
 		e.gen = gen
+		s.byHash[e.hash] = e
+		ch.added = append(ch.added, e)
 		current = append(current, e)
 	}
-	for hash, e := range s.byHash {
-		if e.gen != gen {
-			delete(s.byHash, hash)
-			ch.removed = append(ch.removed, e)
+	if len(current) < len(s.byHash) {
+		for hash, e := range s.byHash {
+			if e.gen != gen {
+				delete(s.byHash, hash)
+				ch.removed = append(ch.removed, e)
+			}
 		}
 	}
 	for _, e := range current {
@@ -124,31 +189,46 @@ func (s *state) update(certs []certmagic.Certificate, build func(certmagic.Certi
 			s.slots[e.slot] = e // the newer one left; not a renewal
 		}
 	}
-	for slot, e := range s.slots {
-		if e.gen != gen {
-			delete(s.slots, slot)
+	if len(ch.removed) > 0 {
+		for slot, e := range s.slots {
+			if e.gen != gen {
+				delete(s.slots, slot)
+			}
 		}
 	}
 	return ch
 }
 
-// publish replaces the readers' view; it re-sorts only when the set of
-// entries changed.
+// view is the inventory as readers see it: replaced by a scan that
+// changes it, never modified. Sorting waits for the first reader that
+// needs order (the admin API), so scans of a large inventory do not pay
+// for it.
+type view struct {
+	entries  []*entry
+	sortOnce sync.Once
+	sorted   []*entry
+}
+
+// inOrder returns the entries sorted by first name, then hash.
+func (v *view) inOrder() []*entry {
+	v.sortOnce.Do(func() {
+		v.sorted = slices.SortedFunc(slices.Values(v.entries), compareEntries)
+	})
+	return v.sorted
+}
+
+// publish replaces the readers' view if the set of entries changed.
 func (s *state) publish(ch scanChanges, now time.Time) {
-	s.mu.RLock()
-	view := s.view
-	s.mu.RUnlock()
-	if len(ch.added) > 0 || len(ch.removed) > 0 || len(view) != len(s.byHash) {
-		view = make([]*entry, 0, len(s.byHash))
-		for _, e := range s.byHash {
-			view = append(view, e)
-		}
-		slices.SortFunc(view, compareEntries)
-	}
 	s.mu.Lock()
-	s.view = view
+	defer s.mu.Unlock()
+	if s.view == nil || len(ch.added) > 0 || len(ch.removed) > 0 {
+		entries := make([]*entry, 0, len(s.byHash))
+		for _, e := range s.byHash {
+			entries = append(entries, e)
+		}
+		s.view = &view{entries: entries}
+	}
 	s.scannedAt = now
-	s.mu.Unlock()
 }
 
 func compareEntries(a, b *entry) int {
@@ -158,11 +238,26 @@ func compareEntries(a, b *entry) int {
 	return strings.Compare(a.hash, b.hash)
 }
 
-// snapshot returns the current view and when it was scanned.
+// snapshot returns the current entries in no particular order, and when
+// they were scanned.
 func (s *state) snapshot() ([]*entry, time.Time) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.view, s.scannedAt
+	if s.view == nil {
+		return nil, s.scannedAt
+	}
+	return s.view.entries, s.scannedAt
+}
+
+// sortedSnapshot is snapshot in order of first name, then hash.
+func (s *state) sortedSnapshot() ([]*entry, time.Time) {
+	s.mu.RLock()
+	v, at := s.view, s.scannedAt
+	s.mu.RUnlock()
+	if v == nil {
+		return nil, at
+	}
+	return v.inOrder(), at
 }
 
 // seenEvent records an event ID and reports whether it was seen before:
