@@ -45,6 +45,11 @@ func (p Pin) TLSA(usage int) string {
 	return fmt.Sprintf("%d 1 1 %s", usage, p.Hex())
 }
 
+// pinHowTo tells how to get a well-formed pin.
+const pinHowTo = "want the 44-character base64 of the SHA-256 of a SubjectPublicKeyInfo, optionally prefixed sha256/, " +
+	"as spki_pin in GET /pinreport/<host> or from: openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | " +
+	"openssl dgst -sha256 -binary | base64"
+
 // ParsePin reads a pin written as base64 of a SHA-256 digest, optionally
 // prefixed "sha256/" as OkHttp writes it.
 func ParsePin(s string) (Pin, error) {
@@ -57,11 +62,10 @@ func ParsePin(s string) (Pin, error) {
 	}
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return p, fmt.Errorf("%q is not base64: %v; want the 44-character base64 of a SHA-256 digest, as printed by "+
-			"openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64", s, err)
+		return p, fmt.Errorf("%q is not base64 (%v); %s", s, err, pinHowTo)
 	}
 	if len(raw) != len(p) {
-		return p, fmt.Errorf("%q decodes to %d bytes; a SHA-256 pin is %d bytes (44 base64 characters)", s, len(raw), len(p))
+		return p, fmt.Errorf("%q decodes to %d bytes; a SHA-256 pin is %d bytes; %s", s, len(raw), len(p), pinHowTo)
 	}
 	copy(p[:], raw)
 	return p, nil

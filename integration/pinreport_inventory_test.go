@@ -1,0 +1,269 @@
+package integration
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/hardtls/caddy-hardtls/pinreport"
+)
+
+// manualCert writes a self-signed certificate for names and its key as
+// PEM files (.pem, since caddytest rewrites .crt and .key paths) and
+// returns their paths and the DER.
+func manualCert(t *testing.T, names ...string) (certFile, keyFile string, der []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "manual-cert.pem"), filepath.Join(dir, "manual-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, der
+}
+
+// TestPinReportInventoryKinds serves a manually loaded certificate, one
+// from Caddy's internal CA and on-demand ones, and checks that the
+// inventory, the shared enumeration, the admin views and the metrics
+// have each of them.
+func TestPinReportInventoryKinds(t *testing.T) {
+	const (
+		manualName = "manual.pinreport.localhost"
+		aliasName  = "alias.pinreport.localhost" // on the certificate, no site
+		internal   = "internal.pinreport.localhost"
+		onDemand   = "od1.ondemand.localhost"
+	)
+	certFile, keyFile, manualDER := manualCert(t, manualName, aliasName)
+	ask := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Query().Get("domain"), ".ondemand.localhost") {
+			w.WriteHeader(http.StatusForbidden)
+		}
+	}))
+	defer ask.Close()
+
+	sites := fmt.Sprintf(`
+%s {
+	tls %s %s
+	respond "manual"
+}
+%s {
+	tls internal
+	respond "internal"
+}
+https:// {
+	tls internal {
+		on_demand
+	}
+	respond "on demand"
+}`, manualName, certFile, keyFile, internal)
+	mark := logMark()
+	dumpPinReportLogs(t, mark)
+	load(t, caddyfile(fmt.Sprintf(`
+	on_demand_tls {
+		ask %s
+	}
+	pinreport {
+		scan_interval 1s
+	}`, ask.URL), sites), "caddyfile")
+
+	roots := localRoot(t)
+	roots.AppendCertsFromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: manualDER}))
+	waitCert(t, internal, roots)
+	waitCert(t, onDemand, roots) // obtained during this handshake
+
+	manual := waitInventory(t, manualName, 10*time.Second, "the manual certificate", func(c pinreport.CertificateReport) bool { return true })
+	facts := opensslFactsOf(t, manualDER)
+	if manual.IssuerKind != "manual" || manual.IssuerKey != "" || !slices.Equal(manual.Names, []string{manualName, aliasName}) {
+		t.Errorf("manual certificate: kind %q, issuer key %q, names %v", manual.IssuerKind, manual.IssuerKey, manual.Names)
+	}
+	if manual.SPKIPin != facts.pin || manual.SHA256Fingerprint != facts.fingerprint || manual.Serial != facts.serial {
+		t.Errorf("manual certificate pin %s, fingerprint %s, serial %s; openssl: %s, %s, %s",
+			manual.SPKIPin, manual.SHA256Fingerprint, manual.Serial, facts.pin, facts.fingerprint, facts.serial)
+	}
+	if len(manual.TLSA) != 1 || manual.TLSA[0] != "3 1 1 "+facts.pinHex || len(manual.Chain) != 0 {
+		t.Errorf("a self-signed certificate served alone: tlsa %q, chain %v", manual.TLSA, manual.Chain)
+	}
+	if alias := inventory(t, aliasName); len(alias.Certificates) != 1 || alias.Certificates[0].SPKIPin != facts.pin {
+		t.Errorf("/pinreport/%s does not find the manual certificate", aliasName)
+	}
+
+	in := waitInventory(t, internal, 10*time.Second, "the internal certificate", func(c pinreport.CertificateReport) bool { return true })
+	if in.IssuerKind != "internal" || in.IssuerKey != "local" {
+		t.Errorf("internal certificate: kind %q, issuer key %q; want internal from local", in.IssuerKind, in.IssuerKey)
+	}
+	internalChain := servedChain(t, internal, roots)
+	if f := opensslFactsOf(t, internalChain[0].Raw); in.SPKIPin != f.pin {
+		t.Errorf("internal certificate pin %s; openssl says %s", in.SPKIPin, f.pin)
+	}
+	if f := opensslFactsOf(t, internalChain[1].Raw); len(in.TLSA) != 2 || in.TLSA[1] != "2 1 1 "+f.pinHex {
+		t.Errorf("internal certificate tlsa %q; want 2 1 1 %s for the intermediate", in.TLSA, f.pinHex)
+	}
+
+	// The on-demand certificate has no site of its own: it is found
+	// through the cache event that announced it.
+	od := waitInventory(t, onDemand, 10*time.Second, "the on-demand certificate", func(c pinreport.CertificateReport) bool { return true })
+	if od.IssuerKind != "internal" || !slices.Contains(od.Names, onDemand) {
+		t.Errorf("on-demand certificate: kind %q, names %v", od.IssuerKind, od.Names)
+	}
+	served, err := pinreport.ServedCertificates(caddy.ActiveContext())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var servedNames []string
+	for _, c := range served {
+		servedNames = append(servedNames, c.Names[0])
+	}
+	for _, want := range []string{manualName, internal, onDemand} {
+		if !slices.Contains(servedNames, want) {
+			t.Errorf("ServedCertificates lacks %s: %v", want, servedNames)
+		}
+	}
+
+	// The text views.
+	_, zone := adminGet(t, "/pinreport/?format=tlsa&port=8443")
+	for _, want := range []string{
+		"_8443._tcp." + manualName + ". IN TLSA 3 1 1 " + facts.pinHex,
+		"_8443._tcp." + aliasName + ". IN TLSA 3 1 1 " + facts.pinHex,
+	} {
+		if !strings.Contains(zone, want) {
+			t.Errorf("TLSA zone lacks %q:\n%s", want, zone)
+		}
+	}
+	if _, kt := adminGet(t, "/pinreport/"+manualName+"?format=okhttp"); !strings.Contains(kt, `.add("`+manualName+`", "sha256/`+facts.pin+`")`) {
+		t.Errorf("OkHttp snippet lacks the pin:\n%s", kt)
+	}
+	if _, xml := adminGet(t, "/pinreport/"+manualName+"?format=android"); !strings.Contains(xml, `<pin digest="SHA-256">`+facts.pin+`</pin>`) {
+		t.Errorf("Android snippet lacks the pin:\n%s", xml)
+	}
+	checkAdminRefusals(t)
+
+	// Metrics per certificate, and none left once a site is gone.
+	fams := scrape(t)
+	if v, ok := metricValue(fams, "pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": manualName, "issuer_kind": "manual"}); !ok || int64(v) != manual.NotAfter.Unix() {
+		t.Errorf("not_after of %s: %v (present %v); want %d", manualName, v, ok, manual.NotAfter.Unix())
+	}
+	if v, ok := metricValue(fams, "pinreport_certificate_not_before_timestamp_seconds", map[string]string{"name": manualName, "issuer_kind": "manual"}); !ok || int64(v) != manual.NotBefore.Unix() {
+		t.Errorf("not_before of %s: %v (present %v); want %d", manualName, v, ok, manual.NotBefore.Unix())
+	}
+	load(t, caddyfile(`
+	pinreport {
+		scan_interval 1s
+	}`, fmt.Sprintf(`
+%s {
+	tls internal
+	respond "internal"
+}`, internal)), "caddyfile")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, stale := metricValue(scrape(t), "pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": manualName})
+		if !stale {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the not_after series of %s outlived its site by 15s", manualName)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if _, ok := metricValue(scrape(t), "pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": internal}); !ok {
+		t.Errorf("the series of %s, still served, is gone", internal)
+	}
+}
+
+// checkAdminRefusals checks the admin API's answers to what it does not
+// serve.
+func checkAdminRefusals(t *testing.T) {
+	t.Helper()
+	for _, method := range []string{http.MethodPost, http.MethodDelete} {
+		req, _ := http.NewRequest(method, fmt.Sprintf("http://localhost:%d/pinreport/", adminPort), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s /pinreport/: %d, Allow %q; want 405 with Allow: GET, HEAD", method, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	for path, want := range map[string]int{
+		"/pinreport/nothing.example":     http.StatusNotFound,
+		"/pinreport/?format=pdf":         http.StatusBadRequest,
+		"/pinreport/?format=tlsa&port=0": http.StatusBadRequest,
+	} {
+		if status, body := adminGet(t, path); status != want {
+			t.Errorf("GET %s: %d %s; want %d", path, status, body, want)
+		}
+	}
+}
+
+// TestPinReportConfigErrors loads bad configs and checks that Caddy
+// refuses them with an error naming the module, the field, the bad value
+// and the fix.
+func TestPinReportConfigErrors(t *testing.T) {
+	load(t, caddyfile("\tpinreport", ""), "caddyfile") // a running Caddy to refuse the configs
+	admin := fmt.Sprintf(`"admin":{"listen":"localhost:%d"}`, adminPort)
+	for _, tc := range []struct {
+		name, cfg, adapter string
+		want               []string
+	}{
+		{"malformed pin", `{` + admin + `,"apps":{"pinreport":{"pins":{"a.example":["sha256/AAAA"]}}}}`, "json",
+			[]string{"pinreport", `pins: host \"a.example\", pin 0: \"sha256/AAAA\" decodes to 3 bytes`, "44-character base64 of the SHA-256 of a SubjectPublicKeyInfo"}},
+		{"webhook without scheme", `{` + admin + `,"apps":{"pinreport":{"webhook":{"url":"alerts.example/hook"}}}}`, "json",
+			[]string{"pinreport", `webhook: url \"alerts.example/hook\" has no http:// or https:// scheme; write it as https://alerts.example/hook`}},
+		{"thresholds in the wrong order", `{` + admin + `,"apps":{"pinreport":{"warning_before":3600000000000,"critical_before":7200000000000}}}`, "json",
+			[]string{"pinreport", "critical_before 2h0m0s is not shorter than warning_before 1h0m0s", "e.g. warning_before 14d, critical_before 3d"}},
+		{"scan interval too short", `{` + admin + `,"apps":{"pinreport":{"scan_interval":1000000}}}`, "json",
+			[]string{"pinreport", "scan_interval 1ms is too short; want 1s or more"}},
+		{"Caddyfile pin", caddyfile(`
+	pinreport {
+		pin a.example sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=
+	}`, ""), "caddyfile", []string{"pinreport pin a.example", "only SHA-256 pins are supported"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := loadError(t, tc.cfg, tc.adapter)
+			t.Log(got)
+			for _, want := range tc.want {
+				if !strings.Contains(got, strings.ReplaceAll(want, `\"`, `"`)) && !strings.Contains(got, want) {
+					t.Errorf("error %q lacks %q", got, want)
+				}
+			}
+		})
+	}
+}
