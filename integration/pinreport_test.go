@@ -202,8 +202,8 @@ func TestPinReportACMERenewal(t *testing.T) {
 	if renewed.SPKIPin == first.SPKIPin {
 		t.Errorf("%s renewed without reuse_private_keys but kept its pin %s", keyOff, first.SPKIPin)
 	}
-	if renewed.Renewal.LastObtained == nil || !renewed.Renewal.LastObtained.After(first.NotBefore) {
-		t.Errorf("last_obtained %v is not after the first certificate's not_before %s", renewed.Renewal.LastObtained, first.NotBefore)
+	if renewed.Renewal.LastObtained == nil || renewed.Renewal.LastObtained.Before(renewed.NotBefore) {
+		t.Errorf("last_obtained %v is before the renewed certificate's not_before %s", renewed.Renewal.LastObtained, renewed.NotBefore)
 	}
 	changed := logsSince(t, mark, "certificate key changed", 10*time.Second)
 	if !hasLogFor(changed, keyOff, func(e logEntry) bool { return e["old_pin"] == first.SPKIPin && e["new_pin"] == renewed.SPKIPin }) {

@@ -2,6 +2,7 @@ package pinreport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -159,6 +160,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("subscribing to certificate events: %v", err)
+	}
+	// Manually loaded certificates are announced while the tls app
+	// provisions; if it has not yet, let it do so now, subscribed.
+	if _, err := ctx.AppIfConfigured("tls"); err != nil && !errors.Is(err, caddy.ErrNotConfigured) {
+		return fmt.Errorf("loading the tls app: %v", err)
 	}
 
 	for _, rule := range a.rules {
