@@ -85,7 +85,7 @@ func (a *App) certObtained(e caddy.Event) {
 	if renewal {
 		s.renewals.Add(1)
 	}
-	a.logger.Info("certificate obtained",
+	a.logger.Debug("certificate obtained",
 		zap.String("identifier", id),
 		zap.String("issuer", issuer),
 		zap.Bool("renewal", renewal))

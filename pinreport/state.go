@@ -330,7 +330,9 @@ func (s *state) observedNames() []string {
 }
 
 // forget drops observed names that no longer have a certificate in the
-// cache (evicted on-demand certificates, unloaded files).
+// cache (evicted on-demand certificates, unloaded files), and their
+// renewal status unless it records a failure, so that the state of an
+// on-demand server does not grow without bound.
 func (s *state) forget(names []string) {
 	if len(names) == 0 {
 		return
@@ -339,6 +341,9 @@ func (s *state) forget(names []string) {
 	defer s.mu.Unlock()
 	for _, n := range names {
 		delete(s.observed, n)
+		if st, ok := s.names[n]; ok && st.failures == 0 {
+			delete(s.names, n)
+		}
 	}
 }
 

@@ -134,3 +134,19 @@ func TestStateSight(t *testing.T) {
 		t.Fatalf("second sighting: %d fresh, %d known", len(found.fresh), len(found.known))
 	}
 }
+
+func TestStateForgetDropsStatus(t *testing.T) {
+	s := newState()
+	s.observe([]string{"ok.example", "failing.example"})
+	s.mu.Lock()
+	s.nameStatusLocked("ok.example").lastObtained = time.Now()
+	s.nameStatusLocked("failing.example").failures = 1
+	s.mu.Unlock()
+	s.forget([]string{"ok.example", "failing.example"})
+	if _, ok := s.names["ok.example"]; ok {
+		t.Error("the status of an evicted name without failures was kept")
+	}
+	if _, ok := s.names["failing.example"]; !ok {
+		t.Error("the status of a failing name was dropped")
+	}
+}
