@@ -203,14 +203,14 @@ func (c *clock) now() time.Time { return c.t }
 // sightingOf is what a scan finding certs would sight.
 func sightingOf(s *state, certs []certmagic.Certificate) sighting {
 	var found sighting
-	for _, c := range certs {
-		if c.Leaf == nil {
+	for i := range certs {
+		if certs[i].Leaf == nil {
 			continue
 		}
-		if e, ok := s.byHash[c.Hash()]; ok {
+		if e, ok := s.byHash[certs[i].Hash()]; ok {
 			found.known = append(found.known, e)
 		} else {
-			found.fresh = append(found.fresh, c)
+			found.fresh = append(found.fresh, &certs[i])
 		}
 	}
 	return found

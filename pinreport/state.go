@@ -83,7 +83,7 @@ type replacement struct{ old, new *entry }
 // sighting is what the cache lookups of one scan found.
 type sighting struct {
 	known   []*entry                // certificates already in the inventory
-	fresh   []certmagic.Certificate // certificates seen for the first time
+	fresh   []*certmagic.Certificate // certificates seen for the first time
 	missing []string                // names that found no certificate
 }
 
@@ -107,14 +107,14 @@ func (s *state) sight(names []string, lookup func(string) []certmagic.Certificat
 				if len(certs) == 0 {
 					part.missing = append(part.missing, name)
 				}
-				for _, cert := range certs {
-					if cert.Leaf == nil {
+				for i := range certs {
+					if certs[i].Leaf == nil {
 						continue
 					}
-					if e, ok := s.byHash[cert.Hash()]; ok {
+					if e, ok := s.byHash[certs[i].Hash()]; ok {
 						part.known = append(part.known, e)
 					} else {
-						part.fresh = append(part.fresh, cert)
+						part.fresh = append(part.fresh, &certs[i]) // no copy of the large struct
 					}
 				}
 			}
@@ -159,7 +159,7 @@ func (s *state) update(found sighting, build func(certmagic.Certificate) *entry)
 			}
 			continue
 		}
-		e := build(cert)
+		e := build(*cert)
 		if e == nil {
 			continue
 		}
