@@ -82,9 +82,9 @@ type replacement struct{ old, new *entry }
 
 // sighting is what the cache lookups of one scan found.
 type sighting struct {
-	known   []*entry                // certificates already in the inventory
+	known   []*entry                 // certificates already in the inventory
 	fresh   []*certmagic.Certificate // certificates seen for the first time
-	missing []string                // names that found no certificate
+	missing []string                 // names that found no certificate
 }
 
 // minNamesPerWorker keeps small scans on one goroutine.
