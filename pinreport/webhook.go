@@ -159,7 +159,12 @@ type sink struct {
 
 func newSink(hook *Webhook, client *http.Client, st *state, logger *zap.Logger) *sink {
 	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		client = &http.Client{
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			// A redirect would turn the POST into a GET without the
+			// alert (301, 302); the receiver's URL is to be fixed.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	return &sink{hook: hook, client: client, queue: make(chan Alert, webhookQueueSize), logger: logger, state: st}
 }
@@ -258,6 +263,8 @@ func (s *sink) post(ctx context.Context, al Alert, body []byte) (retry bool, err
 		return false, nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return true, fmt.Errorf("receiver answered %s", resp.Status)
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return false, fmt.Errorf("receiver redirects (%s) to %q; set the webhook url to the final address", resp.Status, resp.Header.Get("Location"))
 	}
 	return false, errors.New("receiver refused the alert: " + resp.Status)
 }

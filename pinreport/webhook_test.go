@@ -200,3 +200,25 @@ func TestSign(t *testing.T) {
 		t.Errorf("Sign = %s, want %s", got, want)
 	}
 }
+
+func TestWebhookDoesNotFollowRedirects(t *testing.T) {
+	var hits []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits = append(hits, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/new", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	hook := provisioned(t, &Webhook{URL: srv.URL + "/old", Backoff: 1})
+	st := newState()
+	newSink(hook, nil, st, zap.NewNop()).deliver(context.Background(), newAlert(EventExpired, SeverityCritical, time.Now(), "x"))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hits) != 1 || hits[0] != "POST /old" || st.webhookFailed.Load() != 1 {
+		t.Errorf("requests %v, failed %d; want one POST /old, not followed, counted as failed", hits, st.webhookFailed.Load())
+	}
+}
