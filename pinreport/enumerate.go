@@ -103,6 +103,30 @@ func sortedCertificates(names []string, lookup func(string) []certmagic.Certific
 	return out
 }
 
+// collect looks names up in the certificate cache; it returns the
+// distinct certificates found, in no particular order, and the names
+// that found none.
+func collect(names []string, lookup func(string) []certmagic.Certificate) (certs []certmagic.Certificate, missing []string) {
+	seen := make(map[string]struct{}, len(names))
+	for _, name := range names {
+		found := lookup(name)
+		if len(found) == 0 {
+			missing = append(missing, name)
+		}
+		for _, cert := range found {
+			if cert.Leaf == nil {
+				continue
+			}
+			if _, ok := seen[cert.Hash()]; ok {
+				continue
+			}
+			seen[cert.Hash()] = struct{}{}
+			certs = append(certs, cert)
+		}
+	}
+	return certs, missing
+}
+
 func firstName(c certmagic.Certificate) string {
 	if len(c.Names) == 0 {
 		return ""

@@ -61,6 +61,7 @@ func (a *App) scan() {
 	}
 	names := ServedNames(httpApp, tlsApp)
 	observed := a.state.observedNames()
+	names = append(names, without(observed, names)...)
 	lookup := a.lookup
 	if lookup == nil {
 		lookup = caddytls.AllMatchingCertificates
@@ -72,7 +73,7 @@ func (a *App) scan() {
 	}
 	s := a.state
 	s.scanMu.Lock()
-	found := s.sight(append(names, observed...), lookup)
+	found := s.sight(names, lookup)
 	cl := a.newClassifier(tlsApp)
 	ch := s.update(found, func(cert certmagic.Certificate) *entry {
 		o := cl.origin(cert)
@@ -95,28 +96,22 @@ func (a *App) scan() {
 		zap.Duration("took", time.Since(start)))
 }
 
-// collect looks names up in the certificate cache; it returns the
-// distinct certificates found, in no particular order, and the names
-// that found none.
-func collect(names []string, lookup func(string) []certmagic.Certificate) (certs []certmagic.Certificate, missing []string) {
-	seen := make(map[string]struct{}, len(names))
-	for _, name := range names {
-		found := lookup(name)
-		if len(found) == 0 {
-			missing = append(missing, name)
-		}
-		for _, cert := range found {
-			if cert.Leaf == nil {
-				continue
-			}
-			if _, ok := seen[cert.Hash()]; ok {
-				continue
-			}
-			seen[cert.Hash()] = struct{}{}
-			certs = append(certs, cert)
+// without returns the elements of a that are not in b.
+func without(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	set := make(map[string]struct{}, len(b))
+	for _, s := range b {
+		set[s] = struct{}{}
+	}
+	out := a[:0:0]
+	for _, s := range a {
+		if _, ok := set[s]; !ok {
+			out = append(out, s)
 		}
 	}
-	return certs, missing
+	return out
 }
 
 // intersect returns the elements of a that are in b.

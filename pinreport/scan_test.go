@@ -191,3 +191,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestNameSets(t *testing.T) {
+	if got := without([]string{"a", "b", "c"}, []string{"b"}); len(got) != 2 || got[0] != "a" || got[1] != "c" {
+		t.Errorf("without = %v", got)
+	}
+	if got := intersect([]string{"a", "b", "c"}, []string{"c", "a"}); len(got) != 2 || got[0] != "a" || got[1] != "c" {
+		t.Errorf("intersect = %v", got)
+	}
+	if got := intersect(nil, []string{"a"}); got != nil {
+		t.Errorf("intersect(nil, …) = %v", got)
+	}
+}
