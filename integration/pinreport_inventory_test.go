@@ -211,6 +211,7 @@ https:// {
 // serve.
 func checkAdminRefusals(t *testing.T) {
 	t.Helper()
+	http.DefaultClient.CloseIdleConnections() // see TestPinReportConfigErrors
 	for _, method := range []string{http.MethodPost, http.MethodDelete} {
 		req, _ := http.NewRequest(method, fmt.Sprintf("http://localhost:%d/pinreport/", adminPort), nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -257,6 +258,9 @@ func TestPinReportConfigErrors(t *testing.T) {
 	}`, ""), "caddyfile", []string{"pinreport pin a.example", "only SHA-256 pins are supported"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each load replaces the admin server; a kept-alive
+			// connection to the old one would answer a POST with EOF.
+			http.DefaultClient.CloseIdleConnections()
 			got := loadError(t, tc.cfg, tc.adapter)
 			t.Log(got)
 			for _, want := range tc.want {
