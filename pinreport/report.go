@@ -31,7 +31,7 @@ type CertificateReport struct {
 	// certificate (empty for manual ones).
 	IssuerKey        string    `json:"issuer_key,omitempty"`
 	Issuer           string    `json:"issuer"`
-	Subject          string    `json:"subject"`
+	Subject          string    `json:"subject,omitempty"`
 	Serial           string    `json:"serial"`
 	NotBefore        time.Time `json:"not_before"`
 	NotAfter         time.Time `json:"not_after"`

@@ -62,7 +62,7 @@ type snippetPin struct {
 // snippetPins returns the pins to paste for e: the served chain, then
 // the configured expected pins that are not in it (backups).
 func snippetPins(e *entry, rules pinRules) []snippetPin {
-	out := []snippetPin{{e.spki, fmt.Sprintf("leaf %s, changes on renewal unless reuse_private_keys is on", e.subject)}}
+	out := []snippetPin{{e.spki, fmt.Sprintf("leaf %s, changes on renewal unless reuse_private_keys is on", e.firstName())}}
 	for _, cc := range e.chain {
 		out = append(out, snippetPin{cc.spki, "issuer " + cc.subject})
 	}
@@ -100,9 +100,9 @@ func writeOkHttp(w io.Writer, entries []*entry, rules pinRules, now time.Time) e
 }
 
 // writeAndroid writes an Android network security config with a
-// <pin-set> per certificate. The pin-set expires with the leaf, after
-// which Android stops enforcing it rather than lock out an app that was
-// not updated.
+// <pin-set> per certificate. The pin-set expires with the last-expiring
+// certificate it pins (usually the issuer), after which Android stops
+// enforcing it rather than lock out an app that was not updated.
 func writeAndroid(w io.Writer, entries []*entry, rules pinRules, now time.Time) error {
 	ew := &errWriter{w: w}
 	ew.printf("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n")
@@ -121,7 +121,13 @@ func writeAndroid(w io.Writer, entries []*entry, rules pinRules, now time.Time) 
 			}
 			ew.printf("        <domain includeSubdomains=%q>%s</domain>\n", sub, html.EscapeString(n))
 		}
-		ew.printf("        <pin-set expiration=%q>\n", e.leaf.NotAfter.UTC().Format(time.DateOnly))
+		expires := e.leaf.NotAfter
+		for _, cc := range e.chain {
+			if cc.notAfter.After(expires) {
+				expires = cc.notAfter
+			}
+		}
+		ew.printf("        <pin-set expiration=%q>\n", expires.UTC().Format(time.DateOnly))
 		for _, p := range snippetPins(e, rules) {
 			ew.printf("            <!-- %s -->\n", xmlComment(p.note))
 			ew.printf("            <pin digest=\"SHA-256\">%s</pin>\n", p.pin)
