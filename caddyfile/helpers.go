@@ -7,6 +7,7 @@ package caddyfile
 import (
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -71,4 +72,19 @@ func intArg(d *caddyfile.Dispenser, lo, hi int) (int, error) {
 		return 0, d.Errf("%s: %q is not a whole number from %d to %d", name, v, lo, hi)
 	}
 	return n, nil
+}
+
+// durationArg reads one positive duration argument in Caddy's syntax
+// (90s, 10m, 14d); module names the global option in the error.
+func durationArg(d *caddyfile.Dispenser, module string) (caddy.Duration, error) {
+	name := d.Val()
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || dur <= 0 {
+		return 0, d.Errf("%s %s: %q is not a positive duration such as 90s, 10m or 14d", module, name, v)
+	}
+	return caddy.Duration(dur), nil
 }

@@ -1,7 +1,6 @@
 package caddyfile
 
 import (
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -50,25 +49,25 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 		}
 		switch d.Val() {
 		case "scan_interval":
-			v, err := pinreportDuration(d)
+			v, err := durationArg(d, "pinreport")
 			if err != nil {
 				return nil, err
 			}
 			app.ScanInterval = v
 		case "warning_before":
-			v, err := pinreportDuration(d)
+			v, err := durationArg(d, "pinreport")
 			if err != nil {
 				return nil, err
 			}
 			app.WarningBefore = v
 		case "critical_before":
-			v, err := pinreportDuration(d)
+			v, err := durationArg(d, "pinreport")
 			if err != nil {
 				return nil, err
 			}
 			app.CriticalBefore = v
 		case "renewal_grace":
-			v, err := pinreportDuration(d)
+			v, err := durationArg(d, "pinreport")
 			if err != nil {
 				return nil, err
 			}
@@ -123,7 +122,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 			}
 			hook.Secret = v
 		case "timeout":
-			v, err := pinreportDuration(d)
+			v, err := durationArg(d, "pinreport")
 			if err != nil {
 				return nil, err
 			}
@@ -135,7 +134,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 			}
 			hook.Retries = &n
 		case "backoff":
-			v, err := pinreportDuration(d)
+			v, err := durationArg(d, "pinreport")
 			if err != nil {
 				return nil, err
 			}
@@ -154,19 +153,4 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 		}
 	}
 	return hook, nil
-}
-
-// pinreportDuration reads one positive duration argument in Caddy's syntax
-// (90s, 12h, 14d).
-func pinreportDuration(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	name := d.Val()
-	v, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil || dur <= 0 {
-		return 0, d.Errf("%s: %q is not a positive duration such as 90s, 12h or 14d", name, v)
-	}
-	return caddy.Duration(dur), nil
 }

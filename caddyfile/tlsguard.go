@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -75,7 +74,7 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 			}
 			app.Mode = v
 		case "lint_interval":
-			dur, err := durationArg(d)
+			dur, err := durationArg(d, "tlsguard")
 			if err != nil {
 				return nil, err
 			}
@@ -118,7 +117,7 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 			custom.Curves = append(custom.Curves, curves...)
 			customLine[name] = d.Line()
 		case "max_certificate_lifetime":
-			dur, err := durationArg(d)
+			dur, err := durationArg(d, "tlsguard")
 			if err != nil {
 				return nil, err
 			}
@@ -160,18 +159,4 @@ func oneOf(d *caddyfile.Dispenser, name string, allowed ...string) (string, erro
 		return "", d.Errf("tlsguard %s: %q is not one of %s", name, v, strings.Join(allowed, ", "))
 	}
 	return v, nil
-}
-
-// durationArg reads one positive duration in Caddy's syntax (10m, 90d).
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	name := d.Val()
-	v, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil || dur <= 0 {
-		return 0, d.Errf("tlsguard %s: %q is not a positive duration such as 10m or 90d", name, v)
-	}
-	return caddy.Duration(dur), nil
 }

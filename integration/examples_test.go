@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // exampleConfig reads a file of examples/ and moves it onto the test ports
@@ -54,6 +57,21 @@ func TestExampleCaddyfile(t *testing.T) {
 	}
 	if g := siteReport(t, report, "localhost").Grade; g == nil || g.Grade != "A+" {
 		t.Errorf("localhost grade = %+v, want A+", g)
+	}
+
+	// pinreport lists the served certificate with its pin, as computed
+	// here from the certificate the TLS client received.
+	leaf := waitCert(t, "localhost", roots)
+	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	wantPin := base64.StdEncoding.EncodeToString(sum[:])
+	// Scans follow certificate events within seconds.
+	inv := inventory(t, "localhost")
+	for deadline := time.Now().Add(15 * time.Second); len(inv.Certificates) == 0 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		inv = inventory(t, "localhost")
+	}
+	if len(inv.Certificates) != 1 || inv.Certificates[0].SPKIPin != wantPin || inv.Certificates[0].IssuerKind != "internal" {
+		t.Errorf("pinreport for localhost = %+v, want one internal certificate with pin %s", inv.Certificates, wantPin)
 	}
 
 	resp, _ = get(t, c, "http://localhost:"+strconv.Itoa(httpPort)+"/some/path?q=1")

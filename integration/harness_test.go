@@ -132,7 +132,10 @@ func loadError(t *testing.T, cfg, adapter string) string {
 	if adapter != "json" {
 		contentType = "text/" + adapter
 	}
-	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), contentType, strings.NewReader(cfg))
+	// Every load replaces the admin server, so a kept-alive connection
+	// from an earlier request could be closed under this one.
+	admin := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := admin.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), contentType, strings.NewReader(cfg))
 	if err != nil {
 		t.Fatalf("posting config: %v", err)
 	}

@@ -211,7 +211,8 @@ https:// {
 // serve.
 func checkAdminRefusals(t *testing.T) {
 	t.Helper()
-	http.DefaultClient.CloseIdleConnections() // see TestPinReportConfigErrors
+	// Each load replaces the admin server; drop connections to old ones.
+	http.DefaultClient.CloseIdleConnections()
 	for _, method := range []string{http.MethodPost, http.MethodDelete} {
 		req, _ := http.NewRequest(method, fmt.Sprintf("http://localhost:%d/pinreport/", adminPort), nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -258,9 +259,6 @@ func TestPinReportConfigErrors(t *testing.T) {
 	}`, ""), "caddyfile", []string{"pinreport pin a.example", "only SHA-256 pins are supported"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// Each load replaces the admin server; a kept-alive
-			// connection to the old one would answer a POST with EOF.
-			http.DefaultClient.CloseIdleConnections()
 			got := loadError(t, tc.cfg, tc.adapter)
 			t.Log(got)
 			for _, want := range tc.want {
