@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 
 	"github.com/hardtls/caddy-hardtls/hstspolicy"
+	"github.com/hardtls/caddy-hardtls/pinreport"
+	"github.com/hardtls/caddy-hardtls/tlsguard"
 )
 
 // module is what the fuzzers provision after a successful adapt.
@@ -83,5 +85,50 @@ func FuzzHTTPSRedirectDirective(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		fuzzAdapt(t, []byte("http:// {\n\thttps_redirect "+body+"\n}\n"), "handler", "https_redirect",
 			func() module { return new(hstspolicy.Redirect) })
+	})
+}
+
+// fuzzGlobalOption adapts a Caddyfile whose global options block holds the
+// option with the given body (which must not panic) and, when it adapts,
+// checks that the app's JSON decodes strictly into the app's struct, as
+// Caddy will decode it. Apps are not provisioned here: that needs a running
+// config, which the integration tests have.
+func fuzzGlobalOption(t *testing.T, option, body string, app any) {
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n\t"+option+" "+body+"\n}\nexample.com {\n\trespond ok\n}\n"), nil)
+	if err != nil {
+		return
+	}
+	var cfg struct {
+		Apps map[string]json.RawMessage `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatalf("adapter produced invalid JSON: %v\n%s", err, out)
+	}
+	raw, ok := cfg.Apps[option]
+	if !ok {
+		t.Fatalf("the %s option adapted without an app:\n%s", option, out)
+	}
+	if err := caddy.StrictUnmarshalJSON(raw, app); err != nil {
+		t.Fatalf("the adapted %s app does not decode: %v\n%s", option, err, raw)
+	}
+}
+
+func FuzzTLSGuardOption(f *testing.F) {
+	for _, s := range []string{"", "modern", "intermediate {\n\t\tmode harden\n\t}", "{\n\t\tprofile custom\n\t\tprotocol_min tls1.2\n\t\tciphers TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\n\t\tcurves x25519\n\t}",
+		"{\n\t\tlint_interval 5m\n\t\ttelemetry off\n\t}", "{\n\t\tmode enforce\n\t\tmode audit\n\t}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		fuzzGlobalOption(t, "tlsguard", body, new(tlsguard.App))
+	})
+}
+
+func FuzzPinReportOption(f *testing.F) {
+	for _, s := range []string{"", "{\n\t\tscan_interval 30s\n\t}", "{\n\t\tpin a.example sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= sha256/BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA=\n\t}",
+		"{\n\t\twebhook https://alerts.example/hook {\n\t\t\tsecret s3cret\n\t\t\tretries 3\n\t\t}\n\t}", "{\n\t\twarning_before 14d\n\t\tcritical_before 3d\n\t}", "{\n\t\twebhook alerts.example/hook\n\t}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		fuzzGlobalOption(t, "pinreport", body, new(pinreport.App))
 	})
 }

@@ -14,7 +14,7 @@ import (
 
 // adminApp is a scanned app holding a.example and a wildcard
 // *.w.example, with expected pins for a.example.
-func adminApp(t *testing.T) (*App, *testCA) {
+func adminApp(t testing.TB) (*App, *testCA) {
 	t.Helper()
 	ca := newTestCA(t, "admin")
 	tc := newTestCache(t)
