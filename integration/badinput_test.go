@@ -1,0 +1,167 @@
+package integration
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// jsonSite is a JSON config with one HTTPS site on localhost whose first
+// handler is handler (a JSON object).
+func jsonSite(handler string) string { return jsonConfig(handler, "", "{}") }
+
+// jsonApp is jsonSite's config with an hsts handler plus one more app
+// (name and JSON object), or with connection policy JSON for the server.
+func jsonApp(name, app string) string {
+	return jsonConfig(`{"handler": "hsts"}`, `"`+name+`": `+app+`,`, "{}")
+}
+
+func jsonPolicy(policy string) string {
+	return jsonConfig(`{"handler": "hsts"}`, `"tlsguard": {},`, policy)
+}
+
+func jsonConfig(handler, apps, policy string) string {
+	return expand(`{
+	"admin": {"listen": "localhost:{{admin_port}}"},
+	"storage": {"module": "file_system", "root": "{{data_dir}}/caddy"},
+	"apps": {
+		` + apps + `
+		"pki": {"certificate_authorities": {"local": {"install_trust": false}}},
+		"tls": {"automation": {"policies": [{"issuers": [{"module": "internal"}]}]}},
+		"http": {
+			"http_port": {{http_port}},
+			"https_port": {{https_port}},
+			"servers": {"srv0": {
+				"listen": [":{{https_port}}"],
+				"tls_connection_policies": [` + policy + `],
+				"routes": [{
+					"match": [{"host": ["localhost"]}],
+					"handle": [` + handler + `, {"handler": "static_response", "body": "still serving"}]
+				}]
+			}}
+		}
+	}
+}`)
+}
+
+// TestBadInputSuite loads a good config, then posts bad ones for every
+// module, as Caddyfile and as JSON: wrong types, negative durations,
+// unknown names, malformed pins, duplicates... Each is refused with an
+// error that names the module, the field, the value and the fix; none
+// panics (a panic would take the in-process Caddy down); and the good
+// config keeps serving.
+func TestBadInputSuite(t *testing.T) {
+	load(t, jsonSite(`{"handler": "hsts", "max_age": 31536000}`), "json")
+	roots := localRoot(t)
+	waitCert(t, "localhost", roots)
+	c := client(roots)
+	url := "https://localhost:" + strconv.Itoa(httpsPort) + "/"
+	const good = "max-age=31536000; includeSubDomains"
+
+	site := func(directive string) string {
+		return caddyfile("local_certs", "localhost {\n"+directive+"\n\trespond \"bad\"\n}\n")
+	}
+	cases := []struct {
+		name, cfg, adapter string
+		want               []string // all must appear in the error
+	}{
+		{"preload_short_max_age", site("hsts 600 {\n\t\tpreload\n\t}"), "caddyfile",
+			[]string{"http.handlers.hsts", "max_age = 600", "header.preloadable.max_age.below_1_year", "fix: set max_age to at least 31536000"}},
+		{"preload_zero", site("hsts 0 {\n\t\tpreload\n\t}"), "caddyfile",
+			[]string{"http.handlers.hsts", "max_age = 0", "header.preloadable.max_age.zero"}},
+		{"preload_no_subdomains", site("hsts {\n\t\tpreload\n\t\tinclude_subdomains off\n\t}"), "caddyfile",
+			[]string{"http.handlers.hsts", "include_subdomains = false", "header.preloadable.include_sub_domains.missing", "fix: turn include_subdomains on"}},
+		{"caddyfile_typo", site("hsts {\n\t\tmaxage 300\n\t}"), "caddyfile",
+			[]string{"hsts", `unrecognized subdirective "maxage"`}},
+		{"caddyfile_bad_duration", site("hsts 2y"), "caddyfile",
+			[]string{"hsts max_age", `"2y"`, "730d"}},
+		{"json_duration_string", jsonSite(`{"handler": "hsts", "max_age": "2y"}`), "json",
+			[]string{"http.handlers.hsts", `"2y"`, "730d"}},
+		{"json_negative", jsonSite(`{"handler": "hsts", "max_age": -1}`), "json",
+			[]string{"http.handlers.hsts", "max_age or hold: -1 is negative"}},
+		{"json_unknown_field", jsonSite(`{"handler": "hsts", "maxage": 300}`), "json",
+			[]string{"http.handlers.hsts", "maxage"}},
+		{"json_preload_json", jsonSite(`{"handler": "hsts", "max_age": 86400, "preload": true}`), "json",
+			[]string{"http.handlers.hsts", "max_age = 86400", "below_1_year"}},
+		{"ramp_no_start", jsonSite(`{"handler": "hsts", "ramp": {"stages": [{"max_age": 300}]}}`), "json",
+			[]string{"http.handlers.hsts", "ramp.start is missing", "RFC 3339"}},
+		{"ramp_short_hold", jsonSite(`{"handler": "hsts", "ramp": {"start": "2026-01-01T00:00:00Z", "stages": [{"max_age": 600, "hold": 60}]}}`), "json",
+			[]string{"http.handlers.hsts", "ramp.stages[0].hold = 60", "at least the stage's max_age 600"}},
+		{"ramp_stage_above_final", jsonSite(`{"handler": "hsts", "max_age": 600, "ramp": {"start": "2026-01-01T00:00:00Z", "stages": [{"max_age": 900}]}}`), "json",
+			[]string{"http.handlers.hsts", "ramp.stages[0].max_age = 900", "below the final max_age 600"}},
+		{"redirect_status", jsonSite(`{"handler": "https_redirect", "status_code": 302}`), "json",
+			[]string{"http.handlers.https_redirect", "status_code = 302", "308"}},
+		{"redirect_catch_all", jsonSite(`{"handler": "https_redirect", "hosts": ["*"]}`), "json",
+			[]string{"http.handlers.https_redirect", `hosts[0] = "*"`, "catch-all"}},
+		{"redirect_path_in_host", jsonSite(`{"handler": "https_redirect", "hosts": ["example.com/x"]}`), "json",
+			[]string{"http.handlers.https_redirect", `hosts[0] = "example.com/x"`, "use a host name"}},
+		{"redirect_canonical_url", jsonSite(`{"handler": "https_redirect", "canonical_host": "https://example.com"}`), "json",
+			[]string{"http.handlers.https_redirect", `canonical_host = "https://example.com"`, "without scheme or port"}},
+		{"redirect_caddyfile_status", caddyfile("", "http:// {\n\thttps_redirect 302\n}\n"), "caddyfile",
+			[]string{"http.handlers.https_redirect", "status_code = 302"}},
+		{"redirect_host_with_port", jsonSite(`{"handler": "https_redirect", "hosts": ["example.com:443"]}`), "json",
+			[]string{"http.handlers.https_redirect", `hosts[0] = "example.com:443"`, "write the bare host name"}},
+
+		// tlsguard
+		{"tlsguard_unknown_profile", jsonApp("tlsguard", `{"profile": "strict"}`), "json",
+			[]string{"tlsguard", `profile "strict" is unknown`, "use modern, intermediate or custom"}},
+		{"tlsguard_unknown_mode", jsonApp("tlsguard", `{"mode": "block"}`), "json",
+			[]string{"tlsguard", `mode "block" is unknown`, "use enforce, harden or audit"}},
+		{"tlsguard_negative_interval", jsonApp("tlsguard", `{"lint_interval": "-5m"}`), "json",
+			[]string{"tlsguard", "lint_interval -5m0s is too short", "use at least 1s"}},
+		{"tlsguard_wrong_type", jsonApp("tlsguard", `{"telemetry": "yes"}`), "json",
+			[]string{"tlsguard", "App.telemetry", "of type bool"}},
+		{"tlsguard_custom_without_profile", jsonApp("tlsguard", `{"custom": {"protocol_min": "tls1.2"}}`), "json",
+			[]string{"tlsguard", `custom is set but profile is "intermediate"`, "set profile to custom"}},
+		{"tlsguard_custom_unknown_cipher", jsonApp("tlsguard", `{"profile": "custom", "custom": {"protocol_min": "tls1.2", "cipher_suites": ["TLS_FOO"], "curves": ["x25519"]}}`), "json",
+			[]string{"tlsguard", `custom.cipher_suites: "TLS_FOO" is not a cipher suite`, "use Go names such as"}},
+		{"tlsguard_custom_unknown_curve", caddyfile("tlsguard {\n\t\tprofile custom\n\t\tprotocol_min tls1.3\n\t\tcurves x448\n\t}", "localhost {\n\trespond bad\n}\n"), "caddyfile",
+			[]string{"tlsguard", `"x448"`, "x25519"}},
+		{"tlsguard_cbc_suite", jsonPolicy(`{"cipher_suites": ["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"]}`), "json",
+			[]string{"tlsguard", "cipher_suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "policy.cipher_suite.no_aead"}},
+		{"tlsguard_secrets_log", jsonPolicy(`{"protocol_min": "tls1.2", "protocol_max": "tls1.2", "insecure_secrets_log": "{{data_dir}}/keys.log"}`), "json",
+			[]string{"tlsguard", "insecure_secrets_log", "policy.insecure_secrets_log"}},
+		{"tlsguard_twice", caddyfile("tlsguard\n\ttlsguard modern", "localhost {\n\trespond bad\n}\n"), "caddyfile",
+			[]string{"tlsguard"}},
+
+		// pinreport
+		{"pinreport_malformed_pin", jsonApp("pinreport", `{"pins": {"a.example": ["sha256/AAAA"]}}`), "json",
+			[]string{"pinreport", `pins: host "a.example", pin 0: "sha256/AAAA"`, "44-character base64"}},
+		{"pinreport_pin_wrong_type", jsonApp("pinreport", `{"pins": ["sha256/AAAA"]}`), "json",
+			[]string{"pinreport", "App.pins", "map[string][]string"}},
+		{"pinreport_webhook_no_scheme", jsonApp("pinreport", `{"webhook": {"url": "alerts.example/hook"}}`), "json",
+			[]string{"pinreport", `webhook: url "alerts.example/hook" has no http:// or https:// scheme`, "write it as https://alerts.example/hook"}},
+		{"pinreport_webhook_no_scheme_caddyfile", caddyfile("pinreport {\n\t\twebhook alerts.example/hook\n\t}", ""), "caddyfile",
+			[]string{"pinreport", "alerts.example/hook", "https://"}},
+		{"pinreport_threshold_order", jsonApp("pinreport", `{"warning_before": "1h", "critical_before": "2h"}`), "json",
+			[]string{"pinreport", "critical_before 2h0m0s is not shorter than warning_before 1h0m0s", "e.g. warning_before 14d"}},
+		{"pinreport_negative_interval", jsonApp("pinreport", `{"scan_interval": "-1m"}`), "json",
+			[]string{"pinreport", "scan_interval", "-1m0s"}},
+		{"pinreport_sha1_pin_caddyfile", caddyfile("pinreport {\n\t\tpin a.example sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\t}", ""), "caddyfile",
+			[]string{"pinreport pin a.example", "only SHA-256 pins are supported"}},
+		{"pinreport_typo_caddyfile", caddyfile("pinreport {\n\t\twebhok https://a.example/\n\t}", ""), "caddyfile",
+			[]string{"pinreport", `unrecognized subdirective "webhok"`}},
+		{"pinreport_retries_range", jsonApp("pinreport", `{"webhook": {"url": "https://a.example/", "retries": 50}}`), "json",
+			[]string{"pinreport", "retries", "50"}},
+		{"pinreport_min_severity", jsonApp("pinreport", `{"webhook": {"url": "https://a.example/", "min_severity": "loud"}}`), "json",
+			[]string{"pinreport", "min_severity", `"loud"`}},
+	}
+	if len(cases) < 30 {
+		t.Fatalf("only %d bad inputs", len(cases))
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := loadError(t, tc.cfg, tc.adapter)
+			t.Logf("refused: %s", msg)
+			for _, want := range tc.want {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error does not contain %q:\n%s", want, msg)
+				}
+			}
+			resp, body := get(t, c, url)
+			if body != "still serving" || resp.Header.Get("Strict-Transport-Security") != good {
+				t.Errorf("after the refused load: %q with STS %q; want the previous config serving", body, resp.Header.Get("Strict-Transport-Security"))
+			}
+		})
+	}
+}
