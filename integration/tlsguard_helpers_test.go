@@ -1,25 +1,14 @@
 package integration
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/hardtls/caddy-hardtls/internal/testpki"
 	"github.com/hardtls/caddy-hardtls/tlsguard"
 )
 
@@ -134,34 +124,11 @@ func openssl(t *testing.T, serverName string, args ...string) (ok bool, protocol
 }
 
 // testCA signs the certificates tests load with `tls <cert> <key>`.
-type testCA struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-	pool *x509.CertPool
-}
+type testCA struct{ *testpki.CA }
 
 func newTestCA(t *testing.T) *testCA {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hardtls test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert, key, pool}
+	return &testCA{testpki.NewCA(t, "hardtls test CA", testpki.RSAKey(t, 2048))}
 }
 
 // leafSpec describes a certificate to generate.
@@ -175,58 +142,19 @@ type leafSpec struct {
 }
 
 // writeLeaf generates a certificate signed by ca (or itself) and writes it
-// and its key as PEM files named <name>.pem and <name>-key.pem in dir (not
-// .crt/.key: caddytest rewrites those paths). It returns the two paths.
+// with its chain and its key as <name>.pem and <name>-key.pem in dir. It
+// returns the two paths.
 func (ca *testCA) writeLeaf(t *testing.T, dir string, spec leafSpec) (certFile, keyFile string) {
 	t.Helper()
-	var key crypto.Signer
-	var err error
+	l := testpki.Leaf{Names: []string{spec.name}, Sig: spec.sig, NotBefore: spec.notBefore, Lifetime: spec.lifetime}
 	if spec.rsaBits > 0 {
-		key, err = rsa.GenerateKey(rand.Reader, spec.rsaBits)
-	} else {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		l.Key = testpki.RSAKey(t, spec.rsaBits)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if spec.notBefore.IsZero() {
-		spec.notBefore = time.Now().Add(-time.Hour)
-	}
-	if spec.lifetime == 0 {
-		spec.lifetime = 30 * 24 * time.Hour
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: spec.name},
-		DNSNames: []string{spec.name}, NotBefore: spec.notBefore, NotAfter: spec.notBefore.Add(spec.lifetime),
-		SignatureAlgorithm: spec.sig, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	parent, signer := ca.cert, ca.key
-	if spec.selfSign {
-		parent, signer = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var certPEM bytes.Buffer
-	_ = pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	c := testpki.SelfSigned
 	if !spec.selfSign {
-		_ = pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+		c = ca.Issue
 	}
-	certFile = filepath.Join(dir, spec.name+".pem")
-	keyFile = filepath.Join(dir, spec.name+"-key.pem")
-	if err := os.WriteFile(certFile, certPEM.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
+	return testpki.WritePEM(t, dir, spec.name, c(t, l))
 }
 
 // metricSample is one scraped sample, by metric name and labels.

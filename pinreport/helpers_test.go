@@ -3,43 +3,27 @@ package pinreport
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/hardtls/caddy-hardtls/internal/testpki"
 )
 
 // testCA is a two-level CA (root and intermediate) for test
 // certificates; leaves are served with the intermediate.
 type testCA struct {
-	root, inter       *x509.Certificate
-	rootKey, interKey crypto.Signer
+	root, inter *x509.Certificate
+	issuer      *testpki.CA
 }
 
-var serials = func() func() *big.Int {
-	n := int64(1000)
-	return func() *big.Int { n++; return big.NewInt(n) }
-}()
-
-func newKey(tb testing.TB) crypto.Signer {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return key
-}
+func newKey(tb testing.TB) crypto.Signer { return testpki.ECDSAKey(tb, elliptic.P256()) }
 
 // sharedKey is one key for tests that need many certificates and do not
 // care about their pins.
@@ -52,72 +36,21 @@ func newKeyOnce(tb testing.TB) crypto.Signer {
 	return sharedKey
 }
 
-func rsaKey(tb testing.TB) crypto.Signer {
-	tb.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return key
-}
-
-func ed25519Key(tb testing.TB) crypto.Signer {
-	tb.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return key
-}
+func rsaKey(tb testing.TB) crypto.Signer     { return testpki.RSAKey(tb, 2048) }
+func ed25519Key(tb testing.TB) crypto.Signer { return testpki.Ed25519Key(tb) }
 
 func newTestCA(tb testing.TB, name string) *testCA {
 	tb.Helper()
-	ca := &testCA{rootKey: newKey(tb), interKey: newKey(tb)}
-	now := time.Now()
-	rootTmpl := &x509.Certificate{
-		SerialNumber: serials(), Subject: pkix.Name{CommonName: name + " Root"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		SubjectKeyId: []byte(name + "-root"),
-	}
-	ca.root = mustCreate(tb, rootTmpl, rootTmpl, ca.rootKey.Public(), ca.rootKey)
-	interTmpl := &x509.Certificate{
-		SerialNumber: serials(), Subject: pkix.Name{CommonName: name + " Intermediate"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(5 * 365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		SubjectKeyId: []byte(name + "-inter"),
-	}
-	ca.inter = mustCreate(tb, interTmpl, ca.root, ca.interKey.Public(), ca.rootKey)
-	return ca
-}
-
-func mustCreate(tb testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
-	tb.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return cert
+	root := testpki.NewCA(tb, name+" Root", nil)
+	inter := root.Intermediate(tb, name+" Intermediate")
+	return &testCA{root: root.Cert, inter: inter.Cert, issuer: inter}
 }
 
 // leaf issues a certificate for names valid from nb to na with key (a
 // new key when nil), served with the intermediate.
 func (ca *testCA) leaf(tb testing.TB, names []string, nb, na time.Time, key crypto.Signer) tls.Certificate {
 	tb.Helper()
-	if key == nil {
-		key = newKey(tb)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serials(), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: nb, NotAfter: na, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	cert := mustCreate(tb, tmpl, ca.inter, key.Public(), ca.interKey)
-	return tls.Certificate{Certificate: [][]byte{cert.Raw, ca.inter.Raw}, PrivateKey: key, Leaf: cert}
+	return ca.issuer.Issue(tb, testpki.Leaf{Names: names, Key: key, NotBefore: nb, Lifetime: na.Sub(nb)})
 }
 
 // testCache is a certmagic cache of its own, so tests do not touch

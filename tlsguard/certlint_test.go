@@ -1,21 +1,17 @@
 package tlsguard
 
 import (
-	"crypto"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/hardtls/caddy-hardtls/internal/testpki"
 )
 
 // testCert describes a certificate to generate.
@@ -30,87 +26,36 @@ type testCert struct {
 }
 
 // testCA is a CA that signs test certificates.
-type testCA struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-}
+type testCA = testpki.CA
 
 func newTestCA(t testing.TB, cn string) *testCA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert, key}
+	return testpki.NewCA(t, cn, nil)
 }
 
 // generate returns the certificate as Caddy's cache holds it.
 func (tc testCert) generate(t testing.TB) certmagic.Certificate {
 	t.Helper()
-	var key crypto.Signer
-	var err error
+	l := testpki.Leaf{Names: tc.names, Sig: tc.sig, NotBefore: tc.notBefore, Lifetime: tc.lifetime}
 	switch {
 	case tc.rsaBits > 0:
-		key, err = rsa.GenerateKey(rand.Reader, tc.rsaBits)
+		l.Key = testpki.RSAKey(t, tc.rsaBits)
 	case tc.curve != nil:
-		key, err = ecdsa.GenerateKey(tc.curve, rand.Reader)
-	default:
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		l.Key = testpki.ECDSAKey(t, tc.curve)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tc.notBefore.IsZero() {
-		tc.notBefore = time.Now().Add(-time.Hour)
-	}
-	if tc.lifetime == 0 {
-		tc.lifetime = 30 * day
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: tc.names[0]},
-		DNSNames: tc.names, NotBefore: tc.notBefore, NotAfter: tc.notBefore.Add(tc.lifetime),
-		SignatureAlgorithm: tc.sig, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	parent, signer := tmpl, key
+	var c tls.Certificate
 	if tc.issuer != nil {
-		parent, signer = tc.issuer.cert, tc.issuer.key
+		c = tc.issuer.Issue(t, l)
+	} else {
+		c = testpki.SelfSigned(t, l)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := [][]byte{der}
-	if tc.issuer != nil {
-		chain = append(chain, tc.issuer.cert.Raw)
-	}
-	return certmagic.Certificate{
-		Certificate: tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf},
-		Names:       tc.names,
-	}
+	return certmagic.Certificate{Certificate: c, Names: tc.names}
 }
 
 func TestLintCertificate(t *testing.T) {
 	ca := newTestCA(t, "Test CA")
 	local := newTestCA(t, "Caddy Local Authority - ECC Intermediate")
-	isLocal := func(leaf *x509.Certificate, _ [][]byte) bool { return leaf.CheckSignatureFrom(local.cert) == nil }
+	isLocal := func(leaf *x509.Certificate, _ [][]byte) bool { return leaf.CheckSignatureFrom(local.Cert) == nil }
 	now := time.Now()
 
 	for _, tc := range []struct {
@@ -182,21 +127,7 @@ func TestLintCertificate(t *testing.T) {
 // caRSA is an RSA CA, for the SHA-1 signature (Go signs SHA-1 only with RSA).
 func caRSA(t *testing.T) *testCA {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Test RSA CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert, key}
+	return testpki.NewCA(t, "Test RSA CA", testpki.RSAKey(t, 2048))
 }
 
 func TestSiteCaps(t *testing.T) {
@@ -236,23 +167,11 @@ func TestInternalCheckerFallsBackToIssuerName(t *testing.T) {
 
 func TestInternalCheckerByChain(t *testing.T) {
 	root := newTestCA(t, "Some Root")
-	inter := &testCA{}
-	{
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "Old Intermediate"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-			KeyUsage: x509.KeyUsageCertSign}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, root.cert, key.Public(), root.key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inter.cert, _ = x509.ParseCertificate(der)
-		inter.key = key
-	}
+	inter := root.Intermediate(t, "Old Intermediate")
 	leaf := testCert{names: []string{"a.example"}, issuer: inter}.generate(t)
 	// The pki app now has a new intermediate; the served chain still
 	// carries the old one, signed by the same root.
-	check := internalCheckerFrom([]*x509.Certificate{root.cert, newTestCA(t, "New Intermediate").cert}, []*x509.Certificate{root.cert})
+	check := internalCheckerFrom([]*x509.Certificate{root.Cert, newTestCA(t, "New Intermediate").Cert}, []*x509.Certificate{root.Cert})
 	if !check(leaf.Leaf, leaf.Certificate.Certificate) {
 		t.Fatal("a leaf from a rotated intermediate of the internal root is not seen as internal")
 	}
