@@ -312,3 +312,31 @@ func logsSince(t *testing.T, mark int64, msg string, wait time.Duration) []logEn
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// waitLog waits up to wait for a log line after mark whose "msg" is msg and
+// whose fields hold every value in want (numbers as float64, as JSON
+// decodes them), and reports whether one was written.
+func waitLog(t *testing.T, mark int64, msg string, want map[string]any, wait time.Duration) bool {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		for _, e := range logsSince(t, mark, msg, 0) {
+			if matches(e, want) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func matches(e logEntry, want map[string]any) bool {
+	for k, v := range want {
+		if e[k] != v {
+			return false
+		}
+	}
+	return true
+}

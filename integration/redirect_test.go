@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // redirectSites owns the plain-HTTP port with https_redirect; the default
@@ -155,15 +156,9 @@ func TestRedirectHostileRequests(t *testing.T) {
 		})
 	}
 
-	refused := logsSince(t, mark, "refused https redirect", 5e9)
-	var sawEvil bool
-	for _, e := range refused {
-		if e["host"] == "evil.example" && e["status"] == float64(421) {
-			sawEvil = true
-		}
-	}
-	if !sawEvil {
-		t.Errorf("no 'refused https redirect' log line for host evil.example with status 421 among %d lines", len(refused))
+	if !waitLog(t, mark, "refused https redirect", map[string]any{"host": "evil.example", "status": float64(421)}, 5*time.Second) {
+		t.Errorf("no 'refused https redirect' log line for host evil.example with status 421 among %d lines",
+			len(logsSince(t, mark, "refused https redirect", 0)))
 	}
 }
 

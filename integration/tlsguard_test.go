@@ -231,13 +231,8 @@ func TestTLSGuardHardenAndAudit(t *testing.T) {
 		if slices.Contains(findingCodesAll(r), "policy.cipher_suite.no_aead") {
 			t.Error("a no_aead finding is left after hardening")
 		}
-		logs := logsSince(t, mark, "applied profile to connection policy", 5*time.Second)
-		found := false
-		for _, e := range logs {
-			found = found || (e["field"] == "cipher_suites" && e["mode"] == "harden")
-		}
-		if !found {
-			t.Errorf("no cipher_suites change logged: %v", logs)
+		if !waitLog(t, mark, "applied profile to connection policy", map[string]any{"field": "cipher_suites", "mode": "harden"}, 5*time.Second) {
+			t.Errorf("no cipher_suites change logged: %v", logsSince(t, mark, "applied profile to connection policy", 0))
 		}
 		t.Run("openssl", func(t *testing.T) {
 			wantOpenSSL(t, "cbc-rsa.localhost", false, "", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
@@ -260,13 +255,8 @@ func TestTLSGuardHardenAndAudit(t *testing.T) {
 		if !slices.Contains(findingCodesAll(r), "policy.cipher_suite.no_aead") {
 			t.Errorf("no no_aead finding in %v", findingCodesAll(r))
 		}
-		logs := logsSince(t, mark, "tlsguard finding", 5*time.Second)
-		found := false
-		for _, e := range logs {
-			found = found || (e["code"] == "policy.cipher_suite.no_aead" && e["value"] == "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
-		}
-		if !found {
-			t.Errorf("the finding was not logged: %v", logs)
+		if !waitLog(t, mark, "tlsguard finding", map[string]any{"code": "policy.cipher_suite.no_aead", "value": "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, 5*time.Second) {
+			t.Errorf("the finding was not logged: %v", logsSince(t, mark, "tlsguard finding", 0))
 		}
 		t.Run("openssl", func(t *testing.T) {
 			wantOpenSSL(t, "cbc-rsa.localhost", true, "TLSv1.2", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
