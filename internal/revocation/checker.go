@@ -154,17 +154,23 @@ func New(cfg Config) *Checker {
 			connect = DefaultConnectTimeout
 		}
 		c.client.Transport = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: connect}).DialContext,
-			TLSHandshakeTimeout:   connect,
-			ResponseHeaderTimeout: c.timeout,
-			MaxIdleConnsPerHost:   2,
-			IdleConnTimeout:       90 * time.Second,
+			Proxy:                  http.ProxyFromEnvironment,
+			DialContext:            (&net.Dialer{Timeout: connect}).DialContext,
+			TLSHandshakeTimeout:    connect,
+			ResponseHeaderTimeout:  c.timeout,
+			MaxResponseHeaderBytes: 64 << 10,
+			MaxIdleConnsPerHost:    2,
+			IdleConnTimeout:        90 * time.Second,
 		}
 	}
 	c.client.CheckRedirect = c.checkRedirect
 	return c
 }
+
+// Close closes the idle connections the Checker keeps to CRL servers.
+// Call it when the Checker is no longer used, e.g. in a module's Cleanup.
+// Checks after Close still work: they open new connections.
+func (c *Checker) Close() { c.client.CloseIdleConnections() }
 
 // checkRedirect follows at most maxRedirects redirects, to http and https
 // URLs only, and stops at the first URL visited twice.
@@ -247,12 +253,12 @@ func (c *Checker) Check(ctx context.Context, leaf, issuer *x509.Certificate) Res
 			continue
 		}
 		source = raw
-		c2, warning, err := c.crl(ctx, raw)
+		list, warning, err := c.crl(ctx, raw)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("CRL %s: %w", raw, err))
 			continue
 		}
-		res := c2.evaluate(raw, leaf, issuer, c.now())
+		res := list.evaluate(raw, leaf, issuer, c.now())
 		if res.Status == StatusUnknown {
 			errs = append(errs, res.Err)
 			continue
@@ -298,6 +304,9 @@ func (c *Checker) crl(ctx context.Context, url string) (*crl, error, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e = c.cache[url]; e == nil {
+		return nil, nil, errors.New("the CRL left the cache while it was fetched")
+	}
 	crl, warning, err, _ := c.answerLocked(e, c.now(), true)
 	return crl, warning, err
 }

@@ -57,6 +57,7 @@ func TestCheckerGoodThenRevoked(t *testing.T) {
 	if !strings.HasPrefix(res.String(), "revoked at ") || !strings.Contains(res.String(), "(keyCompromise) per "+srv.URL) {
 		t.Errorf("String() = %q", res.String())
 	}
+	c.Close()
 	st := c.Stats()
 	if st.Fetches != 3 || st.NotModified != 1 || st.Failures != 0 || st.Bytes == 0 || st.Cached != 1 {
 		t.Errorf("stats = %+v", st)
@@ -195,6 +196,10 @@ func TestCheckerHostileServers(t *testing.T) {
 		}, wantErr: "the CRL is 104857600 bytes (Content-Length), over the limit of 1048576"},
 		{name: "chunked body over the limit", cfg: Config{MaxBytes: 1 << 20}, handler: stream(100<<20, nil),
 			wantErr: "the CRL is over the limit of 1048576 bytes"},
+		{name: "header flood", handler: func(_ *testing.T, w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Junk", strings.Repeat("j", 1<<20))
+			w.WriteHeader(http.StatusOK)
+		}, wantErr: "server response headers exceeded 65536 bytes"},
 		{name: "slow trickle", cfg: Config{Timeout: 300 * time.Millisecond}, handler: trickle,
 			wantErr: "context deadline exceeded"},
 		{name: "gzip bomb", cfg: Config{MaxBytes: 1 << 20}, handler: gzipBomb(4 << 20),

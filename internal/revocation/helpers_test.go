@@ -7,6 +7,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -89,4 +91,13 @@ func wantUnknown(t *testing.T, res Result, want string) {
 	if res.Err == nil || !strings.Contains(res.Err.Error(), want) {
 		t.Fatalf("error = %v\nwant it to contain %q", res.Err, want)
 	}
+}
+
+// serveBytes serves body at <server>/crl until the test ends and returns
+// that URL.
+func serveBytes(tb testing.TB, body []byte) string {
+	tb.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(body) }))
+	tb.Cleanup(srv.Close)
+	return srv.URL + "/crl"
 }
