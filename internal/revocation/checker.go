@@ -110,7 +110,7 @@ type entry struct {
 	crl                *crl // the last CRL that parsed; nil before the first
 	etag, lastModified string
 	fetchedAt          time.Time // when crl was fetched or confirmed by a 304
-	err                error     // the last failed fetch, if it is newer than fetchedAt
+	err                error     // the last fetch's failure; nil after a success
 	failedAt           time.Time
 	lastUsed           time.Time
 }
@@ -269,31 +269,31 @@ func (c *Checker) Check(ctx context.Context, leaf, issuer *x509.Certificate) Res
 	return unknown(source, errors.Join(errs...))
 }
 
-// crl returns the CRL at url: the cached one while it is current, else a
-// fresh fetch shared with every concurrent caller for the same URL. When
+// crl returns the CRL at crlURL: the cached one while it is current, else
+// a fresh fetch shared with every concurrent caller for the same URL. When
 // a refresh fails but the cached CRL has not reached its nextUpdate, it
 // returns the cached CRL and the failure as a warning.
-func (c *Checker) crl(ctx context.Context, url string) (*crl, error, error) {
+func (c *Checker) crl(ctx context.Context, crlURL string) (list *crl, warning, err error) {
 	now := c.now()
 	c.mu.Lock()
 	c.pruneLocked(now)
-	e := c.cache[url]
+	e := c.cache[crlURL]
 	if e == nil {
 		e = &entry{}
-		c.cache[url] = e
+		c.cache[crlURL] = e
 	}
 	e.lastUsed = now
-	if crl, warning, err, done := c.answerLocked(e, now, false); done {
+	if list, warning, err, done := c.answerLocked(e, now, false); done {
 		c.mu.Unlock()
-		return crl, warning, err
+		return list, warning, err
 	}
 	c.mu.Unlock()
 
 	// The fetch runs detached from ctx, bounded by c.timeout: other
 	// callers may be waiting on it after this one gives up.
 	fetchCtx := context.WithoutCancel(ctx)
-	ch := c.flights.DoChan(url, func() (any, error) {
-		c.refreshEntry(fetchCtx, url)
+	ch := c.flights.DoChan(crlURL, func() (any, error) {
+		c.refreshEntry(fetchCtx, crlURL)
 		return nil, nil
 	})
 	select {
@@ -304,19 +304,19 @@ func (c *Checker) crl(ctx context.Context, url string) (*crl, error, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e = c.cache[url]; e == nil {
+	if e = c.cache[crlURL]; e == nil {
 		return nil, nil, errors.New("the CRL left the cache while it was fetched")
 	}
-	crl, warning, err, _ := c.answerLocked(e, c.now(), true)
-	return crl, warning, err
+	list, warning, err, _ = c.answerLocked(e, c.now(), true)
+	return list, warning, err
 }
 
 // answerLocked decides from e alone, if it can: done is false when the
 // CRL must be fetched. After a fetch (fetched is true) it always decides.
-func (c *Checker) answerLocked(e *entry, now time.Time, fetched bool) (crl *crl, warning, err error, done bool) {
+func (c *Checker) answerLocked(e *entry, now time.Time, fetched bool) (list *crl, warning, err error, done bool) {
 	current := e.crl != nil && now.Before(e.crl.rl.NextUpdate)
 	switch {
-	case e.err != nil && e.failedAt.After(e.fetchedAt) && (fetched || now.Before(e.failedAt.Add(c.retryAfter))):
+	case e.err != nil && (fetched || now.Before(e.failedAt.Add(c.retryAfter))):
 		if current {
 			return e.crl, fmt.Errorf("refreshing the CRL failed, using the copy fetched at %s: %w", e.fetchedAt.UTC().Format(time.RFC3339), e.err), nil, true
 		}
@@ -336,14 +336,14 @@ func (c *Checker) answerLocked(e *entry, now time.Time, fetched bool) (crl *crl,
 	return nil, nil, nil, false
 }
 
-// refreshEntry fetches url, with the validators of the cached copy, and
-// records the outcome in the cache.
-func (c *Checker) refreshEntry(ctx context.Context, url string) {
+// refreshEntry fetches crlURL, with the validators of the cached copy,
+// and records the outcome in the cache.
+func (c *Checker) refreshEntry(ctx context.Context, crlURL string) {
 	c.mu.Lock()
-	e := c.cache[url]
+	e := c.cache[crlURL]
 	if e == nil { // pruned meanwhile
 		e = &entry{}
-		c.cache[url] = e
+		c.cache[crlURL] = e
 	}
 	var etag, lastModified string
 	if e.crl != nil {
@@ -353,7 +353,7 @@ func (c *Checker) refreshEntry(ctx context.Context, url string) {
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.fetch(ctx, url, etag, lastModified)
+	resp, err := c.fetch(ctx, crlURL, etag, lastModified)
 	now := c.now()
 
 	c.mu.Lock()
@@ -393,9 +393,9 @@ func (c *Checker) pruneLocked(now time.Time) {
 		return
 	}
 	c.lastPrune = now
-	for url, e := range c.cache {
+	for crlURL, e := range c.cache {
 		if now.Sub(e.lastUsed) > c.maxIdle {
-			delete(c.cache, url)
+			delete(c.cache, crlURL)
 		}
 	}
 }
