@@ -89,20 +89,21 @@ func TestExampleCaddyfile(t *testing.T) {
 func TestExampleReverseProxy(t *testing.T) {
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Strict-Transport-Security", "max-age=60")
-		fmt.Fprintf(w, "app saw %s", r.Header.Get("X-Forwarded-Host"))
+		fmt.Fprintf(w, "app saw %s %s", r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"))
 	}))
 	defer app.Close()
 	cfg := exampleConfig(t, "reverse-proxy.Caddyfile")
-	if !strings.Contains(cfg, "localhost:9000") {
-		t.Fatal("examples/reverse-proxy.Caddyfile no longer proxies to localhost:9000")
+	if !strings.Contains(cfg, "reverse_proxy 127.0.0.1:9000") {
+		t.Fatal("examples/reverse-proxy.Caddyfile no longer proxies to 127.0.0.1:9000")
 	}
-	load(t, strings.ReplaceAll(cfg, "localhost:9000", strings.TrimPrefix(app.URL, "http://")), "caddyfile")
+	load(t, strings.ReplaceAll(cfg, "127.0.0.1:9000", strings.TrimPrefix(app.URL, "http://")), "caddyfile")
 	roots := localRoot(t)
 	waitCert(t, "app.localhost", roots)
 	c := client(roots)
 
-	resp, body := get(t, c, "https://app.localhost:"+strconv.Itoa(httpsPort)+"/")
-	if body != "app saw app.localhost" {
+	// Caddy's own X-Forwarded-* replace the client's (no trusted_proxies).
+	resp, body := get(t, c, "https://app.localhost:"+strconv.Itoa(httpsPort)+"/", "X-Forwarded-Proto", "http", "X-Forwarded-Host", "evil.example")
+	if body != "app saw https app.localhost:"+strconv.Itoa(httpsPort) {
 		t.Errorf("status %d body = %q", resp.StatusCode, body)
 	}
 	if got := resp.Header.Values("Strict-Transport-Security"); len(got) != 1 || got[0] != wantSTS {
