@@ -16,11 +16,14 @@ func TestRedirectProvisionValidate(t *testing.T) {
 		rd   Redirect
 		want string
 	}{
-		{"no_hosts_no_app", Redirect{}, "hosts is empty and there is no http app"},
-		{"catch_all", Redirect{Hosts: []string{"*"}}, `hosts[0] = "*"`},
+		{"no_hosts_no_app", Redirect{}, "hosts = []: is empty and there is no http app to take the HTTPS host names from; fix: list the host names"},
+		{"canonical_not_on_hosts", Redirect{Hosts: []string{"www.example.com"}, CanonicalHost: "example.com"}, `canonical_host = "example.com": is not on hosts (www.example.com); fix: add it to hosts`},
+		{"canonical_url", Redirect{Hosts: []string{"example.com"}, CanonicalHost: "https://example.com"}, `canonical_host = "https://example.com": malformed host: it is a URL; fix: write a bare name such as "example.com", without scheme or port`},
+		{"catch_all", Redirect{Hosts: []string{"*"}}, `hosts[0] = "*": only a whole first label may be a wildcard; a catch-all would allow redirects to any host; fix: `},
+		{"path_in_host", Redirect{Hosts: []string{"a.example", "example.com/x"}}, `hosts[1] = "example.com/x": malformed host: byte '/' not allowed; fix: write a bare host name`},
 		{"canonical_with_port", Redirect{Hosts: []string{"a.example"}, CanonicalHost: "a.example:443"}, `canonical_host = "a.example:443"`},
-		{"status_302", Redirect{Hosts: []string{"a.example"}, StatusCode: 302}, "status_code = 302"},
-		{"port_negative", Redirect{Hosts: []string{"a.example"}, Port: -1}, "port = -1"},
+		{"status_302", Redirect{Hosts: []string{"a.example"}, StatusCode: 302}, "status_code = 302: is not a permanent redirect; fix: use 308"},
+		{"port_negative", Redirect{Hosts: []string{"a.example"}, Port: -1}, "port = -1: is not a TCP port; fix: use a port from 1 to 65535"},
 		{"ok", Redirect{Hosts: []string{"a.example"}, StatusCode: 301}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,10 +62,10 @@ func TestRedirectServeHTTP(t *testing.T) {
 		{"not_allowed", Redirect{Hosts: []string{"example.com"}}, "/", "evil.example", false, 421, ""},
 		{"malformed", Redirect{Hosts: []string{"example.com"}}, "/", "example.com@evil.example", false, 400, ""},
 		{"secure_passes", Redirect{Hosts: []string{"example.com"}}, "/", "example.com", true, 200, ""},
-		{"canonical_over_https", Redirect{Hosts: []string{"www.example.com"}, CanonicalHost: "example.com"}, "/p", "www.example.com", true, 308, "https://example.com/p"},
-		{"canonical_itself", Redirect{Hosts: []string{"www.example.com"}, CanonicalHost: "example.com"}, "/p", "example.com", true, 200, ""},
-		{"canonical_same_host_first", Redirect{Hosts: []string{"www.example.com"}, CanonicalHost: "example.com"}, "/p", "www.example.com", false, 308, "https://www.example.com/p"},
-		{"canonical_unlisted_over_https", Redirect{Hosts: []string{"www.example.com"}, CanonicalHost: "example.com"}, "/p", "evil.example", true, 200, ""},
+		{"canonical_over_https", Redirect{Hosts: []string{"www.example.com", "example.com"}, CanonicalHost: "example.com"}, "/p", "www.example.com", true, 308, "https://example.com/p"},
+		{"canonical_itself", Redirect{Hosts: []string{"www.example.com", "example.com"}, CanonicalHost: "example.com"}, "/p", "example.com", true, 200, ""},
+		{"canonical_same_host_first", Redirect{Hosts: []string{"www.example.com", "example.com"}, CanonicalHost: "example.com"}, "/p", "www.example.com", false, 308, "https://www.example.com/p"},
+		{"canonical_unlisted_over_https", Redirect{Hosts: []string{"www.example.com", "example.com"}, CanonicalHost: "example.com"}, "/p", "evil.example", true, 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rd := tc.rd

@@ -9,57 +9,115 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// headerKey is the canonical form of the header name (RFC 6797 section 6.1).
-const headerKey = "Strict-Transport-Security"
+// Canonical forms of the header name (RFC 6797 section 6.1), as a header
+// field and as net/http's undeclared-trailer key.
+const (
+	headerKey  = "Strict-Transport-Security"
+	trailerKey = http.TrailerPrefix + headerKey
+)
 
-// stsWriter makes the handler's header the only Strict-Transport-Security
-// header of a response: when the status line is written it replaces any
-// value a later handler set (a header directive) or copied (a
-// reverse_proxy upstream). Duplicates would make browsers ignore the
-// policy (RFC 6797 section 8.1).
+// stsWriter makes a response carry exactly the Strict-Transport-Security
+// header it should whoever else wrote to the header map: over HTTPS one
+// field, the handler's value (a second one makes browsers use only the
+// first, RFC 6797 section 8.1); over plain HTTP none (section 7.2).
 //
-// sts is the per-writer backing array of the header's value slice. It is
-// written once, when the writer is made, and the writer is reused only
-// while it still holds the wanted value, so no header map ever shares a
-// slice that another request writes.
+// The value is installed when the status line is written, not before the
+// next handler runs, so no later handler can see it in the map before it
+// is sent: net/http clones the map at WriteHeader (HTTP/1 and HTTP/2), and
+// the first body write settles it again for servers that encode the
+// header only then (HTTP/3).
+//
+// sts is the backing array of the installed value slice. It is written
+// once, when the writer is made, and the writer goes back to the pool only
+// while sts still holds want and nothing may write to it after the handler
+// returns, so no response ever sends a value another request edited.
 type stsWriter struct {
 	caddyhttp.ResponseWriterWrapper
-	sts         [1]string
-	wroteHeader bool
+	sts  [1]string
+	own  []string // the slice this response installs: sts[:], or a copy once sts was edited
+	want string   // the value to send; "" with secure false
+	// secure says whether the request reached the client over HTTPS.
+	secure      bool
+	wroteHeader bool // the final status line was written
+	bodyStarted bool // a body write, flush or ReadFrom went through
+	tainted     bool // a handler wrote into sts: never reuse this writer
 	hijacked    bool
 }
 
-func (sw *stsWriter) values() []string { return sw.sts[:] }
+func newSTSWriter(value string) *stsWriter {
+	sw := &stsWriter{sts: [1]string{value}, want: value}
+	sw.own = sw.sts[:]
+	return sw
+}
 
-// WriteHeader sets the header, replacing others, and writes the status.
+// settle makes hdr hold this response's Strict-Transport-Security field and
+// nothing else: exactly own over HTTPS, none over plain HTTP.
+func (sw *stsWriter) settle(hdr http.Header) {
+	if !sw.secure {
+		delete(hdr, headerKey)
+		return
+	}
+	if sw.own[0] != sw.want {
+		// Someone wrote into the slice in place (a header replace op):
+		// send a fresh copy and retire this writer.
+		sw.tainted = true
+		sw.own = []string{sw.want}
+	}
+	hdr[headerKey] = sw.own
+}
+
+// settled reports whether hdr holds exactly this response's field.
+func (sw *stsWriter) settled(hdr http.Header) bool {
+	if !sw.secure {
+		_, ok := hdr[headerKey]
+		return !ok
+	}
+	v := hdr[headerKey]
+	return len(v) == 1 && &v[0] == &sw.own[0] && v[0] == sw.want
+}
+
+// WriteHeader settles the header and writes the status. Informational
+// responses are settled too, since net/http sends the map with them.
 func (sw *stsWriter) WriteHeader(status int) {
 	if sw.wroteHeader {
 		sw.ResponseWriter.WriteHeader(status) // superfluous; let the server log it
 		return
 	}
-	// Informational responses are not the response; 101 ends HTTP.
-	if status < http.StatusOK && status != http.StatusSwitchingProtocols {
-		sw.ResponseWriter.WriteHeader(status)
+	// 101 ends HTTP on the connection; other 1xx are not the response.
+	if status >= http.StatusOK || status == http.StatusSwitchingProtocols {
+		sw.wroteHeader = true
+	}
+	sw.settle(sw.ResponseWriter.Header())
+	sw.ResponseWriter.WriteHeader(status)
+}
+
+// beforeBody writes the status 200 if nothing was written yet, and settles
+// the header once more before the first body bytes: a server that sends
+// the header map with the body (HTTP/3) must not see an edit made after
+// WriteHeader.
+func (sw *stsWriter) beforeBody() {
+	if sw.bodyStarted {
 		return
 	}
-	sw.wroteHeader = true
-	sw.ResponseWriter.Header()[headerKey] = sw.values()
-	sw.ResponseWriter.WriteHeader(status)
+	sw.bodyStarted = true
+	if !sw.wroteHeader {
+		sw.WriteHeader(http.StatusOK)
+		return
+	}
+	if hdr := sw.ResponseWriter.Header(); !sw.settled(hdr) {
+		sw.settle(hdr)
+	}
 }
 
 // Write writes the header with status 200 first if nothing was written yet.
 func (sw *stsWriter) Write(p []byte) (int, error) {
-	if !sw.wroteHeader {
-		sw.WriteHeader(http.StatusOK)
-	}
+	sw.beforeBody()
 	return sw.ResponseWriter.Write(p)
 }
 
 // ReadFrom keeps sendfile and splice paths, after the header is final.
 func (sw *stsWriter) ReadFrom(r io.Reader) (int64, error) {
-	if !sw.wroteHeader {
-		sw.WriteHeader(http.StatusOK)
-	}
+	sw.beforeBody()
 	return sw.ResponseWriterWrapper.ReadFrom(r)
 }
 
@@ -67,9 +125,7 @@ func (sw *stsWriter) ReadFrom(r io.Reader) (int64, error) {
 // http.ResponseController would unwrap past this writer and send the
 // headers as they stand.
 func (sw *stsWriter) FlushError() error {
-	if !sw.wroteHeader {
-		sw.WriteHeader(http.StatusOK)
-	}
+	sw.beforeBody()
 	return http.NewResponseController(sw.ResponseWriter).Flush()
 }
 
@@ -80,6 +136,61 @@ func (sw *stsWriter) Flush() { _ = sw.FlushError() }
 func (sw *stsWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	sw.hijacked = true
 	return http.NewResponseController(sw.ResponseWriter).Hijack()
+}
+
+// finish settles the header map for what runs after the handler returns
+// (net/http writing a response nothing was written to, a server that
+// sends the header with the body or at the end, Caddy's error routes, a
+// buffering writer below) and reports whether the writer may be reused.
+func (sw *stsWriter) finish(err error) bool {
+	if sw.hijacked {
+		return false
+	}
+	hdr := sw.ResponseWriter.Header()
+	if !sw.secure {
+		// A declared trailer is read from the map after the body, and an
+		// undeclared one is sent as such: neither may carry the header.
+		delete(hdr, headerKey)
+		delete(hdr, trailerKey)
+		return true
+	}
+	if !(sw.wroteHeader && sw.bodyStarted) && !sw.settled(hdr) {
+		sw.settle(hdr)
+	}
+	if sw.tainted {
+		return false
+	}
+	if err != nil || !sendsOnWriteHeader(sw.ResponseWriter) {
+		// Code that runs after this handler returns may edit header
+		// values in place: Caddy's handle_errors routes, or whatever
+		// sends the header late. Hand it a copy of the value, so that
+		// it never writes into this pooled writer.
+		hdr[headerKey] = []string{sw.want}
+	}
+	return true
+}
+
+// sendsOnWriteHeader reports whether w passes the header map to the server
+// as soon as WriteHeader is called, so that nothing edits it after the
+// handler returns: w is the server's own writer or a chain of Caddy's
+// unbuffered response recorders over it (access logs, metrics). Any other
+// wrapper, such as encode's, may hold the status back and send the header
+// later.
+func sendsOnWriteHeader(w http.ResponseWriter) bool {
+	for {
+		switch ww := w.(type) {
+		case caddyhttp.ResponseRecorder:
+			u, ok := ww.(interface{ Unwrap() http.ResponseWriter })
+			if ww.Buffered() || !ok {
+				return false
+			}
+			w = u.Unwrap()
+		case interface{ Unwrap() http.ResponseWriter }:
+			return false
+		default:
+			return true
+		}
+	}
 }
 
 // Interface guards
