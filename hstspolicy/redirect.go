@@ -87,6 +87,16 @@ func (Redirect) CaddyModule() caddy.ModuleInfo {
 // allow-list, checks that the canonical host is served, and registers
 // the refusal counter.
 func (rd *Redirect) Provision(ctx caddy.Context) error {
+	var httpApp *caddyhttp.App
+	if app, err := ctx.AppIfConfigured("http"); err == nil {
+		httpApp, _ = app.(*caddyhttp.App)
+	}
+	return rd.provisionWith(ctx, httpApp)
+}
+
+// provisionWith provisions the redirect for the given http app (nil when
+// the config has none).
+func (rd *Redirect) provisionWith(ctx caddy.Context, httpApp *caddyhttp.App) error {
 	rd.logger = ctx.Logger()
 	if rd.StatusCode == 0 {
 		rd.StatusCode = http.StatusPermanentRedirect
@@ -104,10 +114,6 @@ func (rd *Redirect) Provision(ctx caddy.Context) error {
 	}
 	rd.refused = refused
 
-	var httpApp *caddyhttp.App
-	if app, err := ctx.AppIfConfigured("http"); err == nil {
-		httpApp, _ = app.(*caddyhttp.App)
-	}
 	port := rd.Port
 	if port == 0 && httpApp != nil {
 		port = httpApp.HTTPSPort

@@ -8,6 +8,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestRedirectProvisionValidate(t *testing.T) {
@@ -123,5 +126,91 @@ func TestHTTPSHostsFromApp(t *testing.T) {
 	}
 	if hl.Len() != 3 {
 		t.Errorf("Len = %d, want 3 (placeholder skipped): %v", hl.Len(), hl.Patterns())
+	}
+}
+
+// TestRedirectCanonicalMustBeServed refuses a canonical_host that no HTTPS
+// site of the config serves, naming the sites.
+func TestRedirectCanonicalMustBeServed(t *testing.T) {
+	app := siteApp(new(Handler), "example.com", "www.example.com")
+	app.Servers["wild"] = &caddyhttp.Server{
+		TLSConnPolicies: caddytls.ConnectionPolicies{new(caddytls.ConnectionPolicy)},
+		Routes:          caddyhttp.RouteList{{MatcherSets: matchHosts("*.tenant.example")}},
+	}
+	for _, tc := range []struct {
+		canonical, want string
+	}{
+		{"example.com", ""},
+		{"WWW.Example.com.", ""},
+		{"acme.tenant.example", ""},
+		{"plain.example", `canonical_host = "plain.example": is not a site this config serves over HTTPS (`},
+		{"evil.example", "fix: name one of those sites, or add a site block for evil.example"},
+	} {
+		rd := &Redirect{CanonicalHost: tc.canonical}
+		err := rd.provisionWith(testContext(t), app)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.canonical, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want %q", tc.canonical, err, tc.want)
+		}
+	}
+}
+
+// TestRedirectRefusalsCounted provisions two redirect handlers on one
+// config's registry (one collector, no registration error), refuses
+// hostile requests and reads the counter by reason. Refusals are logged at
+// debug level only.
+func TestRedirectRefusalsCounted(t *testing.T) {
+	ctx := testContext(t)
+	var handlers []*Redirect
+	for range 2 {
+		rd := &Redirect{Hosts: []string{"example.com"}}
+		if err := rd.Provision(ctx); err != nil {
+			t.Fatalf("second handler on one registry: %v", err)
+		}
+		handlers = append(handlers, rd)
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	handlers[0].logger = zap.New(core)
+	for _, host := range []string{"evil.example", "evil.example", "a@b", ""} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Host = host
+		_ = handlers[0].ServeHTTP(httptest.NewRecorder(), r, writeOK)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Host = "evil.example"
+	_ = handlers[1].ServeHTTP(httptest.NewRecorder(), r, writeOK)
+
+	reg := ctx.GetMetricsRegistry()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range families {
+		if mf.GetName() != "https_redirect_refusals_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"host_not_allowed": 3, "malformed_host": 1, "no_host": 1, "malformed_target": 0}
+	if len(got) != len(want) {
+		t.Errorf("series %v, want %v", got, want)
+	}
+	for reason, n := range want {
+		if got[reason] != n {
+			t.Errorf("reason %s: %v, want %v", reason, got[reason], n)
+		}
+	}
+	if n := logs.FilterMessage("refused https redirect").Len(); n != 4 {
+		t.Errorf("%d debug lines, want 4", n)
+	}
+	for _, e := range logs.All() {
+		if e.Level > zapcore.DebugLevel {
+			t.Errorf("refusal logged at %s: %s", e.Level, e.Message)
+		}
 	}
 }
