@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -249,7 +250,7 @@ func (hl HostList) Allows(host string) bool {
 	return false
 }
 
-// Patterns returns the list's patterns, for logs and reports.
+// Patterns returns the list's patterns, sorted, for logs and reports.
 func (hl HostList) Patterns() []string {
 	out := make([]string, 0, hl.Len())
 	for h := range hl.exact {
@@ -258,5 +259,6 @@ func (hl HostList) Patterns() []string {
 	for _, s := range hl.suffixes {
 		out = append(out, "*"+s)
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }

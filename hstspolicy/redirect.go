@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,9 +163,7 @@ func (rd *Redirect) started() {
 			zap.String("fix", "list the host names in hosts, or give the HTTPS sites host names"))
 		return
 	}
-	patterns := hl.Patterns()
-	slices.Sort(patterns)
-	rd.logger.Info("https_redirect allow-list", zap.Strings("hosts", patterns))
+	rd.logger.Info("https_redirect allow-list", zap.Strings("hosts", hl.Patterns()))
 }
 
 // Validate ensures the redirect status is a permanent one and the port
