@@ -158,8 +158,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// started logs what describes the running config.
+// started records what the running config serves in the preload history,
+// then logs what describes it.
 func (h *Handler) started() {
+	h.notePreload()
 	for _, is := range RecommendationIssues(h.header) {
 		h.logger.Warn("risky hsts max_age",
 			zap.String("code", is.Code),
@@ -180,7 +182,6 @@ func (h *Handler) started() {
 			zap.Time("final_from", h.schedule.end()),
 			zap.String("final", h.final))
 	}
-	h.notePreload()
 }
 
 // Validate ensures the header is legal and, with preload, meets

@@ -9,7 +9,7 @@ import (
 
 // runningPoll is how often a loaded config is checked for having become
 // the running one.
-const runningPoll = 50 * time.Millisecond
+const runningPoll = 20 * time.Millisecond
 
 // configIsRunning returns a function that reports whether the config ctx
 // belongs to is Caddy's running config. Each config load has a metrics
