@@ -101,8 +101,8 @@ func (is Issues) Has(code string) bool {
 // IgnoredByBrowsers reports whether a browser following RFC 6797 drops
 // the header these parse findings describe: any error, or a repeated
 // directive. Section 6.1 says "All directives MUST appear only once" and
-// section 8.1 has user agents ignore a header that does not conform to
-// that grammar, while hstspreload only warns about a repeated directive
+// has user agents ignore a header field that does not conform to it,
+// while hstspreload only warns about a repeated directive
 // (header.parse.repeated.*, a warning here too).
 func (is Issues) IgnoredByBrowsers() bool {
 	for _, i := range is {
