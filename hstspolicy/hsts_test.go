@@ -125,7 +125,9 @@ type clientRecorder struct {
 
 func (cr *clientRecorder) WriteHeader(status int) {
 	if status < http.StatusOK && status != http.StatusSwitchingProtocols {
-		cr.interim = append(cr.interim, cr.Header().Clone())
+		if cr.status == 0 { // servers ignore a 1xx after the final status
+			cr.interim = append(cr.interim, cr.Header().Clone())
+		}
 		return
 	}
 	if cr.status == 0 {
