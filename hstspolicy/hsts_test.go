@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 )
 
 const wantSTS = "max-age=63072000; includeSubDomains"
@@ -541,5 +542,46 @@ func TestHandlerInformationalResponse(t *testing.T) {
 	}
 	if got := resp.Header.Values(headerKey); len(got) != 1 || got[0] != wantSTS {
 		t.Errorf("Strict-Transport-Security = %q", got)
+	}
+}
+
+// TestHandlerWithCaddyHeaderOps chains Caddy's own headers handler after
+// hsts with every form of response header operation, including a replace
+// on every field, and checks what a client receives.
+func TestHandlerWithCaddyHeaderOps(t *testing.T) {
+	h := provisioned(t, new(Handler))
+	ops := map[string]*headers.RespHeaderOps{
+		"set":           {HeaderOps: &headers.HeaderOps{Set: http.Header{headerKey: {"max-age=1"}}}},
+		"add":           {HeaderOps: &headers.HeaderOps{Add: http.Header{headerKey: {"max-age=2; preload"}}}},
+		"replace_plain": {HeaderOps: &headers.HeaderOps{Replace: map[string][]headers.Replacement{headerKey: {{Search: "includeSubDomains", Replace: "preload; evil"}}}}},
+		"replace_regex": {HeaderOps: &headers.HeaderOps{Replace: map[string][]headers.Replacement{headerKey: {{SearchRegexp: `max-age=\d+`, Replace: "max-age=1"}}}}},
+		"replace_all":   {HeaderOps: &headers.HeaderOps{Replace: map[string][]headers.Replacement{"*": {{Search: "63072000", Replace: "1"}}}}},
+		"delete":        {HeaderOps: &headers.HeaderOps{Delete: []string{headerKey}}, Deferred: true},
+		"defer_replace": {HeaderOps: &headers.HeaderOps{Replace: map[string][]headers.Replacement{"*": {{Search: "includeSubDomains", Replace: "preload"}}}}, Deferred: true},
+		"defer_set":     {HeaderOps: &headers.HeaderOps{Set: http.Header{headerKey: {"max-age=3"}}}, Deferred: true},
+	}
+	for name, op := range ops {
+		hh := &headers.Handler{Response: op}
+		if err := hh.Provision(testContext(t)); err != nil {
+			t.Fatal(err)
+		}
+		body := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			_, err := io.WriteString(w, "ok")
+			return err
+		})
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return hh.ServeHTTP(w, r, body) })
+		for _, secure := range []bool{true, false} {
+			for _, late := range []bool{false, true} {
+				rec := &clientRecorder{ResponseRecorder: httptest.NewRecorder(), late: late}
+				if err := h.ServeHTTP(rec, benchRequest(secure), next); err != nil {
+					t.Fatal(err)
+				}
+				rec.send()
+				got := rec.Result().Header.Values(headerKey)
+				if secure && (len(got) != 1 || got[0] != wantSTS) || !secure && len(got) != 0 {
+					t.Errorf("%s, secure %v, sent with body %v: Strict-Transport-Security %q", name, secure, late, got)
+				}
+			}
+		}
 	}
 }

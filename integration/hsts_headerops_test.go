@@ -29,12 +29,14 @@ func helmetUpstream(t *testing.T) *httptest.Server {
 // headerOps lists every form of Caddy's response header operations on
 // Strict-Transport-Security, as the headers handler's JSON (the Caddyfile
 // `header` directive produces the same), and reverse_proxy's header_down.
+// A replace on every field ("*") is left to the hstspolicy unit tests: in
+// Caddy v2.11.9 it also rewrites the Server header's value slice, which
+// Caddy shares between all responses, a data race of Caddy's own.
 var headerOps = map[string]string{
 	"set":              `{"handler": "headers", "response": {"set": {"Strict-Transport-Security": ["max-age=1"]}}}`,
 	"add":              `{"handler": "headers", "response": {"add": {"Strict-Transport-Security": ["max-age=2; preload"]}}}`,
 	"replace_plain":    `{"handler": "headers", "response": {"replace": {"Strict-Transport-Security": [{"search": "includeSubDomains", "replace": "preload; evil"}]}}}`,
 	"replace_regex":    `{"handler": "headers", "response": {"replace": {"Strict-Transport-Security": [{"search_regexp": "max-age=\\d+", "replace": "max-age=1"}]}}}`,
-	"replace_all":      `{"handler": "headers", "response": {"replace": {"*": [{"search": "63072000", "replace": "1"}]}}}`,
 	"delete":           `{"handler": "headers", "response": {"delete": ["Strict-Transport-Security"], "deferred": true}}`,
 	"defer_set":        `{"handler": "headers", "response": {"set": {"Strict-Transport-Security": ["max-age=3"]}, "deferred": true}}`,
 	"defer_add":        `{"handler": "headers", "response": {"add": {"Strict-Transport-Security": ["max-age=4"]}, "deferred": true}}`,
