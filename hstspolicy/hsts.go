@@ -265,21 +265,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return err
 }
 
-// writer returns a pooled writer for one response; over HTTPS it holds
-// the value to serve now.
+// writer returns a pooled writer for one response.
 func (h *Handler) writer(w http.ResponseWriter, secure bool) *stsWriter {
 	sw, _ := h.writers.Get().(*stsWriter)
-	if secure {
-		if want := h.value(); sw == nil || sw.want != want {
-			sw = newSTSWriter(want)
-		}
-	} else if sw == nil {
-		sw = newSTSWriter(h.final)
+	if sw == nil {
+		sw = new(stsWriter)
 	}
-	sw.ResponseWriter = w
-	sw.secure = secure
-	sw.wroteHeader = false
-	sw.bodyStarted = false
+	want := ""
+	if secure {
+		want = h.value()
+	}
+	sw.reset(w, secure, want)
 	return sw
 }
 

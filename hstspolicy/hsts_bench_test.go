@@ -41,18 +41,24 @@ func benchRequest(secure bool) *http.Request {
 }
 
 // benchServe runs h on requests until the benchmark ends, the next
-// handler writing the status line, and checks the header it left.
-func benchServe(b *testing.B, h caddyhttp.MiddlewareHandler, secure bool) {
+// handler writing the status line, and checks the header it left. With
+// caddyWriters, the writer is wrapped as Caddy's server wraps it (access
+// log recorder, idle-timeout writer).
+func benchServe(b *testing.B, h caddyhttp.MiddlewareHandler, secure, caddyWriters bool) {
 	r := benchRequest(secure)
-	w := &discardWriter{h: make(http.Header)}
+	dw := &discardWriter{h: make(http.Header)}
+	var w http.ResponseWriter = dw
+	if caddyWriters {
+		w = caddyhttp.NewResponseRecorder(&caddyhttp.IdleTimeoutWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: dw}}, nil, nil)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		clear(w.h)
+		clear(dw.h)
 		if err := h.ServeHTTP(w, r, writeOK); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if w.h.Get(headerKey) == "" {
+	if dw.h.Get(headerKey) == "" {
 		if _, stock := h.(*headers.Handler); secure || stock {
 			b.Fatal("no Strict-Transport-Security header")
 		}
@@ -60,11 +66,13 @@ func benchServe(b *testing.B, h caddyhttp.MiddlewareHandler, secure bool) {
 }
 
 // BenchmarkHSTS measures the hsts handler on a secure request (the header
-// installed) and on a plain-HTTP one (the header removed).
+// installed), also below the writers Caddy's server adds, and on a
+// plain-HTTP one (the header removed).
 func BenchmarkHSTS(b *testing.B) {
 	h := provisioned(b, new(Handler))
-	b.Run("secure", func(b *testing.B) { benchServe(b, h, true) })
-	b.Run("insecure", func(b *testing.B) { benchServe(b, h, false) })
+	b.Run("secure", func(b *testing.B) { benchServe(b, h, true, false) })
+	b.Run("secure_caddy_writers", func(b *testing.B) { benchServe(b, h, true, true) })
+	b.Run("insecure", func(b *testing.B) { benchServe(b, h, false, false) })
 }
 
 // BenchmarkHeadersSTS is the stock Caddy way of doing the same job,
@@ -77,8 +85,9 @@ func BenchmarkHeadersSTS(b *testing.B) {
 	if err := h.Provision(testContext(b)); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("secure", func(b *testing.B) { benchServe(b, h, true) })
-	b.Run("insecure", func(b *testing.B) { benchServe(b, h, false) })
+	b.Run("secure", func(b *testing.B) { benchServe(b, h, true, false) })
+	b.Run("secure_caddy_writers", func(b *testing.B) { benchServe(b, h, true, true) })
+	b.Run("insecure", func(b *testing.B) { benchServe(b, h, false, false) })
 }
 
 // BenchmarkHSTSRamp measures the handler while a ramp is running, when
@@ -88,7 +97,7 @@ func BenchmarkHSTSRamp(b *testing.B) {
 	benchServe(b, provisioned(b, &Handler{MaxAge: &final, Ramp: &Ramp{
 		Start:  time.Now(),
 		Stages: []Stage{{MaxAge: 300}, {MaxAge: 604800}, {MaxAge: 2592000}},
-	}}), true)
+	}}), true, false)
 }
 
 // BenchmarkRedirect measures the https_redirect handler answering a

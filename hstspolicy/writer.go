@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
@@ -15,6 +16,10 @@ const (
 	headerKey  = "Strict-Transport-Security"
 	trailerKey = http.TrailerPrefix + headerKey
 )
+
+// valueChunk is how many value slots a writer carves out of one
+// allocation.
+const valueChunk = 32
 
 // stsWriter makes a response carry exactly the Strict-Transport-Security
 // header it should whoever else wrote to the header map: over HTTPS one
@@ -27,41 +32,65 @@ const (
 // the first body write settles it again for servers that encode the
 // header only then (HTTP/3).
 //
-// sts is the backing array of the installed value slice. It is written
-// once, when the writer is made, and the writer goes back to the pool only
-// while sts still holds want and nothing may write to it after the handler
-// returns, so no response ever sends a value another request edited.
+// The installed slice is a slot of the writer's own: whatever edits it in
+// place edits this response only. A pooled writer installs the same slot
+// again only when the previous response left it intact and nothing can
+// write to it after the handler returned (see passesThrough); otherwise it
+// takes a fresh slot, one allocation per valueChunk such responses. So no
+// response ever sends a value another response edited.
 type stsWriter struct {
 	caddyhttp.ResponseWriterWrapper
-	sts  [1]string
-	own  []string // the slice this response installs: sts[:], or a copy once sts was edited
-	want string   // the value to send; "" with secure false
+	want     string   // the value to send over HTTPS
+	own      []string // the slot installed for this response, or nil
+	reusable bool     // own may be installed again for the next response
+	chunk    []string // unused slots
 	// secure says whether the request reached the client over HTTPS.
 	secure      bool
 	wroteHeader bool // the final status line was written
 	bodyStarted bool // a body write, flush or ReadFrom went through
-	tainted     bool // a handler wrote into sts: never reuse this writer
 	hijacked    bool
 }
 
-func newSTSWriter(value string) *stsWriter {
-	sw := &stsWriter{sts: [1]string{value}, want: value}
-	sw.own = sw.sts[:]
-	return sw
+// reset prepares a pooled writer for the next response.
+func (sw *stsWriter) reset(w http.ResponseWriter, secure bool, want string) {
+	sw.ResponseWriter = w
+	sw.secure = secure
+	sw.wroteHeader = false
+	sw.bodyStarted = false
+	if !secure {
+		return
+	}
+	if !sw.reusable || sw.want != want {
+		sw.own = nil
+	}
+	sw.reusable = false
+	sw.want = want
+}
+
+// slot returns a one-element slice holding want that no other response
+// has seen.
+func (sw *stsWriter) slot() []string {
+	if len(sw.chunk) == 0 {
+		sw.chunk = make([]string, valueChunk)
+	}
+	s := sw.chunk[:1:1]
+	sw.chunk = sw.chunk[1:]
+	s[0] = sw.want
+	return s
 }
 
 // settle makes hdr hold this response's Strict-Transport-Security field and
-// nothing else: exactly own over HTTPS, none over plain HTTP.
+// nothing else: exactly the handler's value over HTTPS, none over plain
+// HTTP.
 func (sw *stsWriter) settle(hdr http.Header) {
 	if !sw.secure {
 		delete(hdr, headerKey)
 		return
 	}
-	if sw.own[0] != sw.want {
-		// Someone wrote into the slice in place (a header replace op):
-		// send a fresh copy and retire this writer.
-		sw.tainted = true
-		sw.own = []string{sw.want}
+	if sw.own == nil || sw.own[0] != sw.want {
+		// No slot yet, or someone wrote into it in place (a header
+		// replace op): take a fresh one.
+		sw.own = sw.slot()
 	}
 	hdr[headerKey] = sw.own
 }
@@ -73,7 +102,7 @@ func (sw *stsWriter) settled(hdr http.Header) bool {
 		return !ok
 	}
 	v := hdr[headerKey]
-	return len(v) == 1 && &v[0] == &sw.own[0] && v[0] == sw.want
+	return len(v) == 1 && sw.own != nil && &v[0] == &sw.own[0] && v[0] == sw.want
 }
 
 // WriteHeader settles the header and writes the status. Informational
@@ -157,40 +186,47 @@ func (sw *stsWriter) finish(err error) bool {
 	if !(sw.wroteHeader && sw.bodyStarted) && !sw.settled(hdr) {
 		sw.settle(hdr)
 	}
-	if sw.tainted {
-		return false
-	}
-	if err != nil || !sendsOnWriteHeader(sw.ResponseWriter) {
-		// Code that runs after this handler returns may edit header
-		// values in place: Caddy's handle_errors routes, or whatever
-		// sends the header late. Hand it a copy of the value, so that
-		// it never writes into this pooled writer.
-		hdr[headerKey] = []string{sw.want}
-	}
+	// After an error Caddy's error routes edit the map; below a writer
+	// that sends late, other code may: the slot stays theirs.
+	sw.reusable = err == nil && sw.own[0] == sw.want && passesThrough(sw.ResponseWriter)
 	return true
 }
 
-// sendsOnWriteHeader reports whether w passes the header map to the server
-// as soon as WriteHeader is called, so that nothing edits it after the
-// handler returns: w is the server's own writer or a chain of Caddy's
-// unbuffered response recorders over it (access logs, metrics). Any other
-// wrapper, such as encode's, may hold the status back and send the header
-// later.
-func sendsOnWriteHeader(w http.ResponseWriter) bool {
+// passesThrough reports whether w hands the header map to the server when
+// WriteHeader is called and runs no code on it after the handler returns:
+// the server's own writer, or Caddy's own wrappers over it that pass
+// WriteHeader straight on (unbuffered response recorders, the idle-timeout
+// and read-deadline writers). Any other wrapper, such as encode's, may
+// hold the status back and touch the map later.
+func passesThrough(w http.ResponseWriter) bool {
 	for {
 		switch ww := w.(type) {
 		case caddyhttp.ResponseRecorder:
-			u, ok := ww.(interface{ Unwrap() http.ResponseWriter })
-			if ww.Buffered() || !ok {
+			if ww.Buffered() {
 				return false
 			}
-			w = u.Unwrap()
+		case *caddyhttp.IdleTimeoutWriter, *caddyhttp.ResponseWriterWrapper:
 		case interface{ Unwrap() http.ResponseWriter }:
-			return false
+			if !isCaddyType(w, "readDeadlineWriter") {
+				return false
+			}
 		default:
 			return true
 		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
 	}
+}
+
+// isCaddyType reports whether v is a pointer to the caddyhttp type name,
+// for the wrappers Caddy does not export.
+func isCaddyType(v any, name string) bool {
+	t := reflect.TypeOf(v)
+	return t.Kind() == reflect.Pointer && t.Elem().Name() == name &&
+		t.Elem().PkgPath() == reflect.TypeFor[caddyhttp.ResponseWriterWrapper]().PkgPath()
 }
 
 // Interface guards
