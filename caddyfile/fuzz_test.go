@@ -21,8 +21,9 @@ type module interface {
 
 // fuzzAdapt adapts a Caddyfile (which must not panic) and, when it adapts,
 // decodes every JSON object whose key field equals name into a fresh module
-// and provisions and validates it (which must not panic either; errors are
-// fine).
+// — which must succeed, since the Caddyfile parses values with the module's
+// own parsers — and provisions and validates it (which must not panic
+// either; errors are fine).
 func fuzzAdapt(t *testing.T, input []byte, key, name string, newModule func() module) {
 	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(input, nil)
 	if err != nil {
@@ -43,7 +44,7 @@ func fuzzAdapt(t *testing.T, input []byte, key, name string, newModule func() mo
 		raw, _ = json.Marshal(fields)
 		m := newModule()
 		if err := json.Unmarshal(raw, m); err != nil {
-			return // e.g. a value the module's JSON refuses; Caddy would too
+			t.Fatalf("the Caddyfile accepted what the module's JSON refuses: %v\n%s", err, raw)
 		}
 		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 		defer cancel()

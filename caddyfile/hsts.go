@@ -1,7 +1,8 @@
 package caddyfile
 
 import (
-	"time"
+	"fmt"
+	"strconv"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -20,6 +21,10 @@ func init() {
 	// After hsts, so a canonical-host redirect over HTTPS carries HSTS.
 	httpcaddyfile.RegisterDirectiveOrder("https_redirect", httpcaddyfile.Before, "redir")
 }
+
+// Values are parsed and checked by hstspolicy's own functions, the ones
+// its JSON decoding and Validate use: the Caddyfile only maps tokens to
+// fields and adds the file and line to their errors.
 
 // parseHSTS sets up the hsts handler from Caddyfile tokens. Syntax:
 //
@@ -40,9 +45,9 @@ func parseHSTS(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	seen := subdirectives{}
 
 	if h.NextArg() {
-		maxAge, err := hstspolicy.ParseSeconds(h.Val())
+		maxAge, err := secondsArg(h.Dispenser, "max_age", h.Val())
 		if err != nil {
-			return nil, h.Errf("hsts max_age: %v", err)
+			return nil, err
 		}
 		handler.MaxAge = &maxAge
 		seen["max_age"] = true
@@ -61,9 +66,9 @@ func parseHSTS(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			if err != nil {
 				return nil, err
 			}
-			maxAge, err := hstspolicy.ParseSeconds(v)
+			maxAge, err := secondsArg(h.Dispenser, "max_age", v)
 			if err != nil {
-				return nil, h.Errf("hsts max_age: %v", err)
+				return nil, err
 			}
 			handler.MaxAge = &maxAge
 		case "include_subdomains":
@@ -90,6 +95,15 @@ func parseHSTS(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	return handler, nil
 }
 
+// secondsArg parses a seconds value of the JSON field named field.
+func secondsArg(d *caddyfile.Dispenser, field, v string) (hstspolicy.Seconds, error) {
+	s, err := hstspolicy.ParseSeconds(v)
+	if err != nil {
+		return 0, d.Err(hstspolicy.InField(field, err).Error())
+	}
+	return s, nil
+}
+
 func parseRamp(d *caddyfile.Dispenser) (*hstspolicy.Ramp, error) {
 	if err := noArgs(d); err != nil {
 		return nil, err
@@ -107,9 +121,9 @@ func parseRamp(d *caddyfile.Dispenser) (*hstspolicy.Ramp, error) {
 			if err != nil {
 				return nil, err
 			}
-			start, err := time.Parse(time.RFC3339, v)
+			start, err := hstspolicy.ParseRampStart(v)
 			if err != nil {
-				return nil, d.Errf("ramp start: %q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", v)
+				return nil, d.Err(hstspolicy.InField("ramp.start", err).Error())
 			}
 			ramp.Start = start
 		case "stage":
@@ -117,14 +131,15 @@ func parseRamp(d *caddyfile.Dispenser) (*hstspolicy.Ramp, error) {
 			if len(args) < 1 || len(args) > 2 {
 				return nil, d.ArgErr()
 			}
+			field := fmt.Sprintf("ramp.stages[%d].", len(ramp.Stages))
 			var st hstspolicy.Stage
 			var err error
-			if st.MaxAge, err = hstspolicy.ParseSeconds(args[0]); err != nil {
-				return nil, d.Errf("ramp stage max_age: %v", err)
+			if st.MaxAge, err = secondsArg(d, field+"max_age", args[0]); err != nil {
+				return nil, err
 			}
 			if len(args) == 2 {
-				if st.Hold, err = hstspolicy.ParseSeconds(args[1]); err != nil {
-					return nil, d.Errf("ramp stage hold: %v", err)
+				if st.Hold, err = secondsArg(d, field+"hold", args[1]); err != nil {
+					return nil, err
 				}
 			}
 			ramp.Stages = append(ramp.Stages, st)
@@ -151,13 +166,15 @@ func parseHTTPSRedirect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, er
 	seen := subdirectives{}
 
 	if h.NextArg() {
-		h.Prev()
-		code, err := intArg(h.Dispenser, 300, 399)
+		code, err := checkedInt(h.Dispenser, "status_code", h.Val(), hstspolicy.CheckStatusCode)
 		if err != nil {
 			return nil, err
 		}
 		rd.StatusCode = code
 		seen["status_code"] = true
+		if h.NextArg() {
+			return nil, h.ArgErr()
+		}
 	}
 
 	for nesting := h.Nesting(); h.NextBlock(nesting); {
@@ -168,32 +185,55 @@ func parseHTTPSRedirect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, er
 		}
 		switch h.Val() {
 		case "status_code":
-			code, err := intArg(h.Dispenser, 300, 399)
+			v, err := oneArg(h.Dispenser)
 			if err != nil {
 				return nil, err
 			}
-			rd.StatusCode = code
+			if rd.StatusCode, err = checkedInt(h.Dispenser, "status_code", v, hstspolicy.CheckStatusCode); err != nil {
+				return nil, err
+			}
 		case "hosts":
 			hosts := h.RemainingArgs()
 			if len(hosts) == 0 {
 				return nil, h.ArgErr()
 			}
 			rd.Hosts = append(rd.Hosts, hosts...)
+			if _, err := hstspolicy.ParseHostList(rd.Hosts); err != nil {
+				return nil, h.Err(err.Error())
+			}
 		case "canonical_host":
 			v, err := oneArg(h.Dispenser)
 			if err != nil {
 				return nil, err
 			}
+			if _, err := hstspolicy.ParseCanonicalHost(v); err != nil {
+				return nil, h.Err(err.Error())
+			}
 			rd.CanonicalHost = v
 		case "port":
-			port, err := intArg(h.Dispenser, 1, 65535)
+			v, err := oneArg(h.Dispenser)
 			if err != nil {
 				return nil, err
 			}
-			rd.Port = port
+			if rd.Port, err = checkedInt(h.Dispenser, "port", v, hstspolicy.CheckPort); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, h.Errf("https_redirect: unrecognized subdirective %q", h.Val())
 		}
 	}
 	return rd, nil
+}
+
+// checkedInt reads an integer token of the JSON field named field and
+// runs the module's check on it.
+func checkedInt(d *caddyfile.Dispenser, field, v string, check func(int) error) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, d.Errf("%s = %q: is not a whole number; fix: write it in digits", field, v)
+	}
+	if err := check(n); err != nil {
+		return 0, d.Err(hstspolicy.InField(field, err).Error())
+	}
+	return n, nil
 }

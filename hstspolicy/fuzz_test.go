@@ -1,6 +1,8 @@
 package hstspolicy
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -115,6 +117,74 @@ func FuzzRedirect(f *testing.F) {
 			}
 			if !rd.hosts().Allows(h) {
 				t.Fatalf("host %q target %q: Location %q leaves the allow-list", host, target, loc)
+			}
+		}
+	})
+}
+
+// FuzzHSTSWriter drives the hsts handler with arbitrary sequences of what a
+// later handler can do to a response — set, add, edit in place or delete
+// the header, send 103, write the status, write, flush, read from, return
+// an error — over HTTPS and plain HTTP, against a server that sends the
+// header at WriteHeader and one that sends it with the body: the client
+// must get exactly the handler's value over HTTPS and none over plain HTTP.
+func FuzzHSTSWriter(f *testing.F) {
+	for _, seed := range []string{"\x00\x05", "\x02\x04\x06", "\x04\x02\x06\x01", "\x03\x08", "\x01\x07\x02\x06", "\x09"} {
+		f.Add([]byte(seed), true, false)
+		f.Add([]byte(seed), false, true)
+	}
+	h := provisioned(f, new(Handler))
+	f.Fuzz(func(t *testing.T, ops []byte, secure, late bool) {
+		if len(ops) > 16 {
+			ops = ops[:16]
+		}
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			for _, op := range ops {
+				hdr := w.Header()
+				switch op % 10 {
+				case 0:
+					hdr.Set(headerKey, "max-age=1")
+				case 1:
+					hdr.Add(headerKey, "max-age=2; preload")
+				case 2:
+					if v := hdr[headerKey]; len(v) > 0 {
+						v[0] = "edited"
+					}
+				case 3:
+					hdr.Del(headerKey)
+				case 4:
+					w.WriteHeader(http.StatusEarlyHints)
+				case 5:
+					w.WriteHeader(http.StatusAccepted)
+				case 6:
+					_, _ = w.Write([]byte("x"))
+				case 7:
+					_ = http.NewResponseController(w).Flush()
+				case 8:
+					_, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("y"))
+				case 9:
+					return caddyhttp.Error(http.StatusTeapot, errors.New("later handler failed"))
+				}
+			}
+			return nil
+		})
+		r := proxied(false, "https")
+		if secure {
+			r = tlsRequest()
+		}
+		rec := &clientRecorder{ResponseRecorder: httptest.NewRecorder(), late: late}
+		if err := h.ServeHTTP(rec, r, next); err != nil {
+			errorRoute(rec, err)
+		}
+		rec.send()
+		resp := rec.Result()
+		got := resp.Header.Values(headerKey)
+		if secure && (len(got) != 1 || got[0] != wantSTS) || !secure && len(got) != 0 {
+			t.Fatalf("ops %v, secure %v, late %v: Strict-Transport-Security %q", ops, secure, late, got)
+		}
+		for _, hdr := range rec.interim {
+			if got := hdr.Values(headerKey); secure && (len(got) != 1 || got[0] != wantSTS) || !secure && len(got) != 0 {
+				t.Fatalf("ops %v: informational response with %q", ops, got)
 			}
 		}
 	})

@@ -51,7 +51,7 @@ func TestParseHeader(t *testing.T) {
 		{"non_digit", "max-age=12a", -1, false, false, []string{"header.parse.max_age.non_digit_characters"}},
 		{"negative", "max-age=-5", -1, false, false, []string{"header.parse.max_age.non_digit_characters"}},
 		{"quoted", `max-age="300"`, -1, false, false, []string{"header.parse.max_age.non_digit_characters"}},
-		{"no_value", "max-age=", -1, false, false, []string{"header.parse.invalid.max_age.no_value"}},
+		{"empty_value", "max-age=", -1, false, false, []string{"header.parse.max_age.parse_int_error"}},
 		{"no_equals", "max-age", -1, false, false, []string{"header.parse.invalid.max_age.no_value"}},
 		{"leading_zero", "max-age=0300", 300, false, false, []string{"header.parse.max_age.leading_zero"}},
 		{"overflow", "max-age=99999999999999999999", -1, false, false, []string{"header.parse.max_age.parse_int_error"}},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -176,35 +177,42 @@ type HostList struct {
 
 // ParseHostList normalises patterns into a HostList. It refuses a bare "*"
 // and wildcards anywhere but as the whole first label, since an allow-list
-// that admits any host is an open redirect.
+// that admits any host is an open redirect. Errors are *ConfigError
+// naming hosts[i].
 func ParseHostList(patterns []string) (HostList, error) {
 	hl := HostList{exact: make(map[string]struct{}, len(patterns))}
 	for i, p := range patterns {
 		if err := hl.add(p); err != nil {
-			return HostList{}, fmt.Errorf("hosts[%d] = %q: %v", i, p, err)
+			return HostList{}, InField(fmt.Sprintf("hosts[%d]", i), err)
 		}
 	}
 	return hl, nil
 }
 
+// hostFix is how an allow-list entry should look.
+const hostFix = `write a bare host name, IPv4 or IPv6 address (such as "example.com"), without scheme, port or path, or a wildcard over one label ("*.example.com")`
+
 func (hl *HostList) add(pattern string) error {
+	refuse := func(why, fix string) error {
+		return &ConfigError{Value: strconv.Quote(pattern), Why: why, Fix: fix}
+	}
 	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
 		name, err := normalizeName(rest)
 		if err != nil {
-			return fmt.Errorf("%v; use a host name such as \"*.example.com\"", err)
+			return refuse(err.Error(), hostFix)
 		}
 		if !strings.Contains(name, ".") {
-			return fmt.Errorf("a wildcard over a top-level name admits too many hosts; list the host names")
+			return refuse("a wildcard over a top-level name admits too many hosts", "list the host names")
 		}
 		hl.suffixes = append(hl.suffixes, "."+name)
 		return nil
 	}
 	if strings.Contains(pattern, "*") {
-		return fmt.Errorf("only a whole first label may be a wildcard (\"*.example.com\"); a catch-all would allow redirects to any host")
+		return refuse("only a whole first label may be a wildcard; a catch-all would allow redirects to any host", hostFix)
 	}
 	name, err := NormalizeName(pattern)
 	if err != nil {
-		return err
+		return refuse(err.Error(), hostFix)
 	}
 	hl.exact[name] = struct{}{}
 	return nil
@@ -217,14 +225,13 @@ func NormalizeName(name string) (string, error) {
 	if addr, err := netip.ParseAddr(name); err == nil && addr.Is6() {
 		name = "[" + name + "]"
 	}
+	if strings.Contains(name, "://") {
+		return "", fmt.Errorf("%w: it is a URL", ErrHostInvalid)
+	}
 	if i := strings.LastIndexByte(name, ':'); i >= 0 && i > strings.LastIndexByte(name, ']') {
-		return "", fmt.Errorf("%w: a port; write the bare host name, such as \"example.com\"", ErrHostInvalid)
+		return "", fmt.Errorf("%w: it has a port", ErrHostInvalid)
 	}
-	host, err := NormalizeHost(name)
-	if err != nil {
-		return "", fmt.Errorf("%v; use a host name, IPv4 address or IPv6 address", err)
-	}
-	return host, nil
+	return NormalizeHost(name)
 }
 
 // Len returns the number of patterns in the list.
@@ -243,7 +250,7 @@ func (hl HostList) Allows(host string) bool {
 	return false
 }
 
-// Patterns returns the list's patterns, for logs and reports.
+// Patterns returns the list's patterns, sorted, for logs and reports.
 func (hl HostList) Patterns() []string {
 	out := make([]string, 0, hl.Len())
 	for h := range hl.exact {
@@ -252,5 +259,6 @@ func (hl HostList) Patterns() []string {
 	for _, s := range hl.suffixes {
 		out = append(out, "*"+s)
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -7,8 +7,10 @@
 package hstspolicy
 
 import (
-	"fmt"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,12 +27,16 @@ func init() {
 
 // Handler sends the Strict-Transport-Security header (RFC 6797) on every
 // response to a request that reached the client over HTTPS, including error
-// responses and redirects, and never over plain HTTP.
+// responses and redirects, and removes it from every response to a request
+// that did not.
 //
-// The response carries exactly one such header, this handler's: a value set
-// by a later handler (a header directive) or copied from a reverse_proxy
-// upstream is replaced when the response is written. The header value is
-// built once, when the config loads.
+// Over HTTPS the response carries exactly one such header, this handler's:
+// a value set, added or edited by a later handler (a header directive) or
+// copied from a reverse_proxy upstream is replaced when the response is
+// written. Over plain HTTP the header is removed whoever set it. The
+// handler governs the handlers after it: handle_errors routes run after it
+// returns, so put hsts in them too if they can set the header. The header
+// value is built once, when the config loads.
 //
 // With preload, the config is refused unless the header meets
 // hstspreload.org's requirements (max-age of at least one year and
@@ -60,9 +66,16 @@ type Handler struct {
 	final    string
 	schedule schedule
 	rampOver *atomic.Bool
-	now      func() time.Time
 	writers  *sync.Pool
+	app      *caddyhttp.App
+	history  *preloadHistory
+	config   any
 	logger   *zap.Logger
+
+	// now and running are time.Now and "this config is Caddy's running
+	// one" unless a test sets them before Provision.
+	now     func() time.Time
+	running func() bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -73,12 +86,45 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision sets up the handler: it applies defaults, builds the header
-// values and logs findings that do not stop the config.
+// UnmarshalJSON decodes the handler's config, naming the field of a bad
+// value by its path ("max_age", "ramp.stages[1].hold").
+func (h *Handler) UnmarshalJSON(b []byte) error {
+	type plain Handler // the fields without this method
+	aux := struct {
+		*plain
+		MaxAge json.RawMessage `json:"max_age"`
+		Ramp   json.RawMessage `json:"ramp"`
+	}{plain: (*plain)(h)}
+	if err := decodeStrict(b, &aux); err != nil {
+		return err
+	}
+	h.MaxAge, h.Ramp = nil, nil
+	if len(aux.MaxAge) > 0 && string(aux.MaxAge) != "null" {
+		h.MaxAge = new(Seconds)
+		if err := h.MaxAge.UnmarshalJSON(aux.MaxAge); err != nil {
+			return InField("max_age", err)
+		}
+	}
+	if len(aux.Ramp) > 0 && string(aux.Ramp) != "null" {
+		h.Ramp = new(Ramp)
+		if err := h.Ramp.UnmarshalJSON(aux.Ramp); err != nil {
+			return InField("ramp", err)
+		}
+	}
+	return nil
+}
+
+// Provision sets up the handler: it applies defaults and builds the
+// header values. What it finds about a config that loads (risky max-age,
+// preload warnings, the ramp, leaving the preload list) is logged once
+// that config runs, never for one refused later.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.running == nil {
+		h.running = configIsRunning(ctx)
 	}
 	if h.MaxAge == nil {
 		maxAge := Seconds(TwoYears)
@@ -98,10 +144,28 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.schedule = h.Ramp.compile(*h.IncludeSubdomains)
 	}
 
+	if app, err := ctx.AppIfConfigured("http"); err == nil {
+		h.app, _ = app.(*caddyhttp.App)
+	}
+	h.config = ctx.GetMetricsRegistry()
+	history, _, err := preloadHistories.LoadOrNew(preloadHistoryKey, newPreloadHistory)
+	if err != nil {
+		return err
+	}
+	h.history = history.(*preloadHistory)
+
+	whenRunning(ctx, h.running, h.started)
+	return nil
+}
+
+// started records what the running config serves in the preload history,
+// then logs what describes it.
+func (h *Handler) started() {
+	h.notePreload()
 	for _, is := range RecommendationIssues(h.header) {
 		h.logger.Warn("risky hsts max_age",
 			zap.String("code", is.Code),
-			zap.Int64("max_age", maxAge),
+			zap.Int64("max_age", int64(*h.MaxAge)),
 			zap.String("detail", is.Message),
 			zap.String("fix", is.Fix))
 	}
@@ -118,19 +182,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zap.Time("final_from", h.schedule.end()),
 			zap.String("final", h.final))
 	}
-	return nil
 }
 
 // Validate ensures the header is legal and, with preload, meets
 // hstspreload.org's requirements.
 func (h *Handler) Validate() error {
 	if h.Preload {
-		var msgs []string
+		var errs []error
 		for _, is := range PreloadIssues(h.header).Errors() {
-			msgs = append(msgs, h.describe(is))
+			errs = append(errs, h.preloadError(is))
 		}
-		if len(msgs) > 0 {
-			return fmt.Errorf("preload is set but the header cannot be preloaded: %s", strings.Join(msgs, "; "))
+		if len(errs) > 0 {
+			return errors.Join(errs...)
 		}
 	}
 	if h.Ramp != nil {
@@ -141,14 +204,24 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// describe renders a preload issue of the configured header with the
-// config field it comes from and its fix.
-func (h *Handler) describe(is Issue) string {
-	field, value := "max_age", fmt.Sprint(*h.MaxAge)
+// preloadError renders a preload issue of the configured header as an
+// error of the config field it comes from.
+func (h *Handler) preloadError(is Issue) error {
+	ce := &ConfigError{Field: "max_age", Value: strconv.FormatInt(int64(*h.MaxAge), 10), Fix: is.Fix}
 	if strings.Contains(is.Code, "include_sub_domains") {
-		field, value = "include_subdomains", fmt.Sprint(*h.IncludeSubdomains)
+		ce.Field, ce.Value = "include_subdomains", strconv.FormatBool(*h.IncludeSubdomains)
 	}
-	return fmt.Sprintf("%s = %s: %s (%s); fix: %s", field, value, is.Message, is.Code, is.Fix)
+	ce.Why = "preload is set, and " + is.Message + " (" + is.Code + ")"
+	return ce
+}
+
+// Cleanup releases the handler's hold on the preload history.
+func (h *Handler) Cleanup() error {
+	if h.history == nil {
+		return nil
+	}
+	_, err := preloadHistories.Delete(preloadHistoryKey)
+	return err
 }
 
 // HeaderValue returns the header value served at time t (the final value
@@ -176,42 +249,33 @@ func (h *Handler) value() string {
 	return h.final
 }
 
-// ServeHTTP sets the header for secure requests and passes the request on.
+// ServeHTTP passes the request on with a writer that settles the header
+// when the response is written: the handler's value over HTTPS, none over
+// plain HTTP (RFC 6797 section 7.2).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if !IsSecure(r) {
-		// RFC 6797 section 7.2: never over non-secure transport.
-		return next.ServeHTTP(w, r)
-	}
-	sw := h.writer(w)
-	// Set before next runs, so the header is kept when a later handler
-	// returns an error and Caddy's error routes write the response.
-	w.Header()[headerKey] = sw.values()
+	sw := h.writer(w, IsSecure(r))
 	err := next.ServeHTTP(sw, r)
-	if err != nil {
-		// The error routes run on Caddy's writer, not sw, and the header
-		// map still points into sw; sw is left to the garbage collector.
-		if !sw.wroteHeader {
-			w.Header()[headerKey] = sw.values()
-		}
-		return err
-	}
-	if !sw.hijacked {
+	// When next returns an error, Caddy runs the handle_errors routes (or
+	// writes the error status) on w after this returns: finish leaves the
+	// header map as they must start from.
+	if sw.finish(err) {
 		sw.ResponseWriter = nil
 		h.writers.Put(sw)
 	}
-	return nil
+	return err
 }
 
-// writer returns a pooled writer that holds the value to serve now.
-func (h *Handler) writer(w http.ResponseWriter) *stsWriter {
-	want := h.value()
+// writer returns a pooled writer for one response.
+func (h *Handler) writer(w http.ResponseWriter, secure bool) *stsWriter {
 	sw, _ := h.writers.Get().(*stsWriter)
-	if sw == nil || sw.sts[0] != want {
-		sw = &stsWriter{sts: [1]string{want}}
+	if sw == nil {
+		sw = new(stsWriter)
 	}
-	sw.ResponseWriter = w
-	sw.wroteHeader = false
-	sw.hijacked = false
+	want := ""
+	if secure {
+		want = h.value()
+	}
+	sw.reset(w, secure, want)
 	return sw
 }
 
@@ -219,5 +283,7 @@ func (h *Handler) writer(w http.ResponseWriter) *stsWriter {
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ json.Unmarshaler            = (*Handler)(nil)
 )

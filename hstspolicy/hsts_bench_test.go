@@ -28,38 +28,56 @@ var writeOK = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request)
 	return nil
 })
 
-// benchRequest is a TLS request carrying a Caddy replacer, as Caddy's
-// server prepares it for its handlers.
-func benchRequest() *http.Request {
-	r := tlsRequest()
+// benchRequest is a request as Caddy's server prepares it for its
+// handlers, with a replacer and vars: over TLS when secure, else plain
+// HTTP with an X-Forwarded-Proto: https that no trusted proxy sent.
+func benchRequest(secure bool) *http.Request {
+	r := proxied(false, "https")
+	if secure {
+		r = tlsRequest()
+	}
 	ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
 	return r.WithContext(ctx)
 }
 
-// benchServe runs h on a secure request until the benchmark ends, the
-// next handler writing the status line, and checks the header it left.
-func benchServe(b *testing.B, h caddyhttp.MiddlewareHandler) {
-	r := benchRequest()
-	w := &discardWriter{h: make(http.Header)}
+// benchServe runs h on requests until the benchmark ends, the next
+// handler writing the status line, and checks the header it left. With
+// caddyWriters, the writer is wrapped as Caddy's server wraps it (access
+// log recorder, idle-timeout writer).
+func benchServe(b *testing.B, h caddyhttp.MiddlewareHandler, secure, caddyWriters bool) {
+	r := benchRequest(secure)
+	dw := &discardWriter{h: make(http.Header)}
+	var w http.ResponseWriter = dw
+	if caddyWriters {
+		w = caddyhttp.NewResponseRecorder(&caddyhttp.IdleTimeoutWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: dw}}, nil, nil)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		clear(w.h)
+		clear(dw.h)
 		if err := h.ServeHTTP(w, r, writeOK); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if w.h.Get(headerKey) == "" {
-		b.Fatal("no Strict-Transport-Security header")
+	if dw.h.Get(headerKey) == "" {
+		if _, stock := h.(*headers.Handler); secure || stock {
+			b.Fatal("no Strict-Transport-Security header")
+		}
 	}
 }
 
-// BenchmarkHSTS measures the hsts handler on a secure request.
+// BenchmarkHSTS measures the hsts handler on a secure request (the header
+// installed), also below the writers Caddy's server adds, and on a
+// plain-HTTP one (the header removed).
 func BenchmarkHSTS(b *testing.B) {
-	benchServe(b, provisioned(b, new(Handler)))
+	h := provisioned(b, new(Handler))
+	b.Run("secure", func(b *testing.B) { benchServe(b, h, true, false) })
+	b.Run("secure_caddy_writers", func(b *testing.B) { benchServe(b, h, true, true) })
+	b.Run("insecure", func(b *testing.B) { benchServe(b, h, false, false) })
 }
 
-// BenchmarkHeadersSTS is the stock Caddy way of doing the same job:
-// `header Strict-Transport-Security "max-age=63072000; includeSubDomains"`.
+// BenchmarkHeadersSTS is the stock Caddy way of doing the same job,
+// `header Strict-Transport-Security "max-age=63072000; includeSubDomains"`,
+// which sets the header whatever the transport.
 func BenchmarkHeadersSTS(b *testing.B) {
 	h := &headers.Handler{Response: &headers.RespHeaderOps{HeaderOps: &headers.HeaderOps{
 		Set: http.Header{headerKey: {"max-age=63072000; includeSubDomains"}},
@@ -67,7 +85,9 @@ func BenchmarkHeadersSTS(b *testing.B) {
 	if err := h.Provision(testContext(b)); err != nil {
 		b.Fatal(err)
 	}
-	benchServe(b, h)
+	b.Run("secure", func(b *testing.B) { benchServe(b, h, true, false) })
+	b.Run("secure_caddy_writers", func(b *testing.B) { benchServe(b, h, true, true) })
+	b.Run("insecure", func(b *testing.B) { benchServe(b, h, false, false) })
 }
 
 // BenchmarkHSTSRamp measures the handler while a ramp is running, when
@@ -77,7 +97,7 @@ func BenchmarkHSTSRamp(b *testing.B) {
 	benchServe(b, provisioned(b, &Handler{MaxAge: &final, Ramp: &Ramp{
 		Start:  time.Now(),
 		Stages: []Stage{{MaxAge: 300}, {MaxAge: 604800}, {MaxAge: 2592000}},
-	}}))
+	}}), true, false)
 }
 
 // BenchmarkRedirect measures the https_redirect handler answering a

@@ -1,7 +1,10 @@
 package hstspolicy
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -22,6 +25,7 @@ type Ramp struct {
 
 	// Stages are served in order before the final max_age. Each stage's
 	// max_age must be above the previous one and below the final max_age.
+	// Required: at least one stage.
 	Stages []Stage `json:"stages,omitempty"`
 }
 
@@ -38,6 +42,81 @@ type Stage struct {
 	Hold Seconds `json:"hold,omitempty"`
 }
 
+// ParseRampStart parses the start of a ramp, an RFC 3339 time. Errors are
+// *ConfigError without a field.
+func ParseRampStart(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, &ConfigError{Value: strconv.Quote(s), Why: "is not an RFC 3339 time",
+			Fix: "write the UTC time the ramp begins, such as \"2026-12-01T00:00:00Z\""}
+	}
+	return t, nil
+}
+
+// UnmarshalJSON decodes a ramp, naming the field of a bad value by its
+// path ("stages[1].hold").
+func (rp *Ramp) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Start  json.RawMessage   `json:"start"`
+		Stages []json.RawMessage `json:"stages"`
+	}
+	if err := decodeStrict(b, &raw); err != nil {
+		return err
+	}
+	*rp = Ramp{}
+	if len(raw.Start) > 0 && string(raw.Start) != "null" {
+		var s string
+		if err := json.Unmarshal(raw.Start, &s); err != nil {
+			return &ConfigError{Field: "start", Value: string(raw.Start), Why: "is not a string",
+				Fix: "write the RFC 3339 time in quotes, such as \"2026-12-01T00:00:00Z\""}
+		}
+		start, err := ParseRampStart(s)
+		if err != nil {
+			return InField("start", err)
+		}
+		rp.Start = start
+	}
+	for i, stage := range raw.Stages {
+		var st Stage
+		if err := st.UnmarshalJSON(stage); err != nil {
+			return InField(fmt.Sprintf("stages[%d]", i), err)
+		}
+		rp.Stages = append(rp.Stages, st)
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes a stage, naming the field of a bad value.
+func (st *Stage) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		MaxAge json.RawMessage `json:"max_age"`
+		Hold   json.RawMessage `json:"hold"`
+	}
+	if err := decodeStrict(b, &raw); err != nil {
+		return err
+	}
+	*st = Stage{}
+	if raw.MaxAge != nil {
+		if err := st.MaxAge.UnmarshalJSON(raw.MaxAge); err != nil {
+			return InField("max_age", err)
+		}
+	}
+	if raw.Hold != nil {
+		if err := st.Hold.UnmarshalJSON(raw.Hold); err != nil {
+			return InField("hold", err)
+		}
+	}
+	return nil
+}
+
+// decodeStrict decodes one JSON value into v, refusing unknown fields as
+// Caddy does for the module's own JSON.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
 // provision applies the default hold of each stage.
 func (rp *Ramp) provision() {
 	for i := range rp.Stages {
@@ -50,26 +129,32 @@ func (rp *Ramp) provision() {
 // validate checks the ramp against the final max-age it leads to.
 func (rp *Ramp) validate(final Seconds) error {
 	if rp.Start.IsZero() {
-		return fmt.Errorf("ramp.start is missing; set it to the RFC 3339 time the ramp begins, e.g. %q",
-			time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339))
+		return &ConfigError{Field: "ramp.start", Value: `""`, Why: "is missing",
+			Fix: fmt.Sprintf("set it to the RFC 3339 time the ramp begins, such as %q", time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339))}
 	}
 	if len(rp.Stages) == 0 {
-		return fmt.Errorf("ramp.stages is empty; list the max-ages to serve before the final one, e.g. 300 604800 2592000")
+		return &ConfigError{Field: "ramp.stages", Value: "[]", Why: "is empty",
+			Fix: "list the max-ages to serve before the final one, such as 300, 604800 and 2592000"}
 	}
 	if final == 0 {
-		return fmt.Errorf("max_age = 0 with a ramp: a ramp must lead to a positive max_age; remove the ramp to withdraw HSTS")
+		return &ConfigError{Field: "max_age", Value: "0", Why: "a ramp must lead to a positive max_age",
+			Fix: "remove the ramp to withdraw HSTS with max_age 0, or set a positive max_age"}
 	}
 	var prev Seconds
 	for i, st := range rp.Stages {
+		at := func(field string, v Seconds, why, fix string) error {
+			return &ConfigError{Field: fmt.Sprintf("ramp.stages[%d].%s", i, field), Value: strconv.FormatInt(int64(v), 10), Why: why, Fix: fix}
+		}
 		switch {
 		case st.MaxAge <= 0:
-			return fmt.Errorf("ramp.stages[%d].max_age = %d: must be above zero", i, st.MaxAge)
+			return at("max_age", st.MaxAge, "must be above zero", "give every stage a positive max_age, such as 300")
 		case st.MaxAge <= prev:
-			return fmt.Errorf("ramp.stages[%d].max_age = %d: must be above the previous stage's %d; list stages in rising order", i, st.MaxAge, prev)
+			return at("max_age", st.MaxAge, fmt.Sprintf("must be above the previous stage's %d", prev), "list stages in rising order")
 		case st.MaxAge >= final:
-			return fmt.Errorf("ramp.stages[%d].max_age = %d: must be below the final max_age %d; drop this stage or raise max_age", i, st.MaxAge, final)
+			return at("max_age", st.MaxAge, fmt.Sprintf("must be below the final max_age %d", final), "drop this stage or raise max_age")
 		case st.Hold < st.MaxAge:
-			return fmt.Errorf("ramp.stages[%d].hold = %d: must be at least the stage's max_age %d, so browsers forget a stage before a longer one is promised; raise hold or omit it", i, st.Hold, st.MaxAge)
+			return at("hold", st.Hold, fmt.Sprintf("must be at least the stage's max_age %d, so browsers forget a stage before a longer one is promised", st.MaxAge),
+				"raise hold or omit it")
 		}
 		prev = st.MaxAge
 	}

@@ -67,13 +67,13 @@ func TestRampValidate(t *testing.T) {
 		ramp  Ramp
 		want  string
 	}{
-		{"no_start", 600, Ramp{Stages: []Stage{{MaxAge: 300}}}, "ramp.start is missing"},
-		{"no_stages", 600, Ramp{Start: start}, "ramp.stages is empty"},
-		{"final_zero", 0, Ramp{Start: start, Stages: []Stage{{MaxAge: 300}}}, "max_age = 0 with a ramp"},
-		{"zero_stage", 600, Ramp{Start: start, Stages: []Stage{{MaxAge: 0}}}, "ramp.stages[0].max_age = 0: must be above zero"},
+		{"no_start", 600, Ramp{Stages: []Stage{{MaxAge: 300}}}, `ramp.start = "": is missing; fix: set it to the RFC 3339 time`},
+		{"no_stages", 600, Ramp{Start: start}, "ramp.stages = []: is empty; fix: list the max-ages"},
+		{"final_zero", 0, Ramp{Start: start, Stages: []Stage{{MaxAge: 300}}}, "max_age = 0: a ramp must lead to a positive max_age; fix: remove the ramp"},
+		{"zero_stage", 600, Ramp{Start: start, Stages: []Stage{{MaxAge: 0}}}, "ramp.stages[0].max_age = 0: must be above zero; fix: "},
 		{"not_rising", 6000, Ramp{Start: start, Stages: []Stage{{MaxAge: 300}, {MaxAge: 300}}}, "ramp.stages[1].max_age = 300: must be above the previous"},
 		{"not_below_final", 600, Ramp{Start: start, Stages: []Stage{{MaxAge: 600}}}, "must be below the final max_age 600"},
-		{"short_hold", 6000, Ramp{Start: start, Stages: []Stage{{MaxAge: 300, Hold: 299}}}, "ramp.stages[0].hold = 299"},
+		{"short_hold", 6000, Ramp{Start: start, Stages: []Stage{{MaxAge: 300, Hold: 299}}}, "ramp.stages[0].hold = 299: must be at least the stage's max_age 300"},
 		{"ok", 6000, Ramp{Start: start, Stages: []Stage{{MaxAge: 300}, {MaxAge: 600, Hold: 900}}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,7 +23,9 @@ func init() {
 // permanent redirect to the same URL over HTTPS, and can never be made to
 // redirect anywhere else: the Location's host must be on an allow-list.
 // A request whose host is malformed gets 400 and one whose host is not
-// allowed gets 421 (Misdirected Request), both without a Location.
+// allowed gets 421 (Misdirected Request), both without a Location; each
+// refusal is counted by reason and logged at debug level, since the host
+// is the client's choice.
 //
 // It replaces Caddy's automatic HTTP→HTTPS redirect, which reflects any
 // Host header and drops a non-default HTTPS port: turn that off with the
@@ -53,7 +55,9 @@ type Redirect struct {
 
 	// CanonicalHost, if set, is where requests that arrive over HTTPS for
 	// another allowed host are redirected. Plain-HTTP requests still go to
-	// HTTPS on their own host first. It is added to the allow-list.
+	// HTTPS on their own host first. It must be on Hosts when Hosts is
+	// given, and otherwise a site address of one of the config's HTTPS
+	// servers (a host matcher of a top-level route).
 	// Default: none.
 	CanonicalHost string `json:"canonical_host,omitempty"`
 
@@ -66,6 +70,7 @@ type Redirect struct {
 	canonical string
 	portPart  string
 	hosts     func() HostList
+	refused   refusalCounters
 	logger    *zap.Logger
 }
 
@@ -78,25 +83,36 @@ func (Redirect) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision sets up the redirect: it applies defaults, normalises the
-// allow-list and, when none is given, arranges to read the host names
-// of the HTTPS servers once the http app has finished loading.
+// allow-list, checks that the canonical host is served, and registers
+// the refusal counter.
 func (rd *Redirect) Provision(ctx caddy.Context) error {
+	var httpApp *caddyhttp.App
+	if app, err := ctx.AppIfConfigured("http"); err == nil {
+		httpApp, _ = app.(*caddyhttp.App)
+	}
+	return rd.provisionWith(ctx, httpApp)
+}
+
+// provisionWith provisions the redirect for the given http app (nil when
+// the config has none).
+func (rd *Redirect) provisionWith(ctx caddy.Context, httpApp *caddyhttp.App) error {
 	rd.logger = ctx.Logger()
 	if rd.StatusCode == 0 {
 		rd.StatusCode = http.StatusPermanentRedirect
 	}
 	if rd.CanonicalHost != "" {
-		canonical, err := NormalizeName(rd.CanonicalHost)
+		canonical, err := ParseCanonicalHost(rd.CanonicalHost)
 		if err != nil {
-			return fmt.Errorf("canonical_host = %q: %v; write a bare name such as \"example.com\", without scheme or port", rd.CanonicalHost, err)
+			return err
 		}
 		rd.canonical = canonical
 	}
-
-	var httpApp *caddyhttp.App
-	if app, err := ctx.AppIfConfigured("http"); err == nil {
-		httpApp, _ = app.(*caddyhttp.App)
+	refused, err := newRefusalCounters(ctx.GetMetricsRegistry())
+	if err != nil {
+		return err
 	}
+	rd.refused = refused
+
 	port := rd.Port
 	if port == 0 && httpApp != nil {
 		port = httpApp.HTTPSPort
@@ -110,43 +126,90 @@ func (rd *Redirect) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
-		if rd.canonical != "" {
-			hl.exact[rd.canonical] = struct{}{}
+		if rd.canonical != "" && !hl.Allows(rd.canonical) {
+			return &ConfigError{Field: "canonical_host", Value: strconv.Quote(rd.CanonicalHost),
+				Why: "is not on hosts (" + strings.Join(hl.Patterns(), ", ") + ")",
+				Fix: "add it to hosts, or name one of them"}
 		}
 		rd.hosts = func() HostList { return hl }
 		return nil
 	}
 	if httpApp == nil {
-		return fmt.Errorf("hosts is empty and there is no http app to take the HTTPS host names from; list the hosts to redirect to")
+		return &ConfigError{Field: "hosts", Value: "[]", Why: "is empty and there is no http app to take the HTTPS host names from",
+			Fix: "list the host names to redirect to"}
 	}
-	// The http app is still loading while its handlers provision: servers
-	// provisioned later have not run automatic HTTPS yet. Read the host
-	// names once, on the first request, when all of them are final.
-	rd.hosts = sync.OnceValue(func() HostList {
-		hl := HTTPSHosts(httpApp)
-		if rd.canonical != "" {
-			hl.exact[rd.canonical] = struct{}{}
+	if rd.canonical != "" {
+		sites := SiteNames(httpApp)
+		if !sites.Allows(rd.canonical) {
+			return &ConfigError{Field: "canonical_host", Value: strconv.Quote(rd.CanonicalHost),
+				Why: "is not a site this config serves over HTTPS (" + strings.Join(sites.Patterns(), ", ") + ")",
+				Fix: "name one of those sites, or add a site block for " + rd.canonical}
 		}
-		if hl.Len() == 0 {
-			rd.logger.Warn("https_redirect allow-list is empty; every plain-HTTP request will be refused",
-				zap.String("fix", "list the host names in hosts, or give the HTTPS sites host names"))
-		} else {
-			rd.logger.Info("https_redirect allow-list", zap.Strings("hosts", hl.Patterns()))
-		}
-		return hl
-	})
+	}
+	// Automatic HTTPS has settled which servers are HTTPS before handlers
+	// provision, but subroutes of routes after this one are not loaded
+	// yet: read the host names once every handler is, on the first
+	// request or when the config runs.
+	rd.hosts = sync.OnceValue(func() HostList { return HTTPSHosts(httpApp) })
+	whenRunning(ctx, configIsRunning(ctx), rd.started)
 	return nil
 }
 
-// Validate ensures the redirect status is a permanent one.
-func (rd *Redirect) Validate() error {
-	if rd.StatusCode != http.StatusPermanentRedirect && rd.StatusCode != http.StatusMovedPermanently {
-		return fmt.Errorf("status_code = %d: must be 308 (keeps the method) or 301; hstspreload.org requires a permanent redirect", rd.StatusCode)
+// started logs the default allow-list of the running config.
+func (rd *Redirect) started() {
+	hl := rd.hosts()
+	if hl.Len() == 0 {
+		rd.logger.Warn("https_redirect allow-list is empty; every plain-HTTP request will be refused",
+			zap.String("fix", "list the host names in hosts, or give the HTTPS sites host names"))
+		return
 	}
-	if rd.Port < 0 || rd.Port > 65535 {
-		return fmt.Errorf("port = %d: must be between 1 and 65535, or 0 for the http app's https_port", rd.Port)
+	rd.logger.Info("https_redirect allow-list", zap.Strings("hosts", hl.Patterns()))
+}
+
+// Validate ensures the redirect status is a permanent one and the port
+// a port.
+func (rd *Redirect) Validate() error {
+	if err := CheckStatusCode(rd.StatusCode); err != nil {
+		return InField("status_code", err)
+	}
+	if rd.Port != 0 {
+		if err := CheckPort(rd.Port); err != nil {
+			return InField("port", err)
+		}
 	}
 	return nil
+}
+
+// CheckStatusCode checks a redirect status: 308 or 301, the permanent
+// redirects hstspreload.org requires. Errors are *ConfigError without a
+// field.
+func CheckStatusCode(code int) error {
+	if code != http.StatusPermanentRedirect && code != http.StatusMovedPermanently {
+		return &ConfigError{Value: strconv.Itoa(code), Why: "is not a permanent redirect",
+			Fix: "use 308 (keeps the method and body) or 301; hstspreload.org requires a permanent redirect"}
+	}
+	return nil
+}
+
+// CheckPort checks the HTTPS port of the Location. Errors are
+// *ConfigError without a field.
+func CheckPort(port int) error {
+	if port < 1 || port > 65535 {
+		return &ConfigError{Value: strconv.Itoa(port), Why: "is not a TCP port",
+			Fix: "use a port from 1 to 65535, or leave it out for the http app's https_port"}
+	}
+	return nil
+}
+
+// ParseCanonicalHost normalises a canonical_host value: a bare host name
+// or IP address. Errors are *ConfigError naming canonical_host.
+func ParseCanonicalHost(s string) (string, error) {
+	name, err := NormalizeName(s)
+	if err != nil {
+		return "", &ConfigError{Field: "canonical_host", Value: strconv.Quote(s), Why: err.Error(),
+			Fix: "write a bare name such as \"example.com\", without scheme or port"}
+	}
+	return name, nil
 }
 
 // ServeHTTP redirects insecure requests, and secure ones for a
@@ -158,7 +221,7 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	}
 	host, err := NormalizeHost(r.Host)
 	if err == nil && !strings.HasPrefix(r.URL.Path, "/") && r.URL.Path != "" {
-		err = fmt.Errorf("%w: request target %q is not a path", ErrHostInvalid, r.URL.Path)
+		err = fmt.Errorf("%w: %q", errTargetNotPath, r.URL.Path)
 	}
 	if secure {
 		if err != nil || host == rd.canonical || !rd.hosts().Allows(host) {
@@ -176,8 +239,6 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	w.WriteHeader(rd.StatusCode)
 	return nil
 }
-
-var errHostNotAllowed = errors.New("host not on the allow-list")
 
 // location builds https://host[:port]/path?query. The host comes from the
 // allow-list check, the path is re-escaped, and the query is the parsed
@@ -201,17 +262,23 @@ func (rd *Redirect) location(host string, r *http.Request) string {
 }
 
 // refuse answers without a Location: 421 for a well-formed host that is not
-// allowed, 400 for a malformed one.
-func (rd *Redirect) refuse(w http.ResponseWriter, r *http.Request, reason error) {
+// allowed, 400 for a malformed one. The refusal is counted, and logged at
+// debug level only: the host is the client's choice, and an info line per
+// request would let any client flood the log.
+func (rd *Redirect) refuse(w http.ResponseWriter, r *http.Request, cause error) {
+	reason := refusalReason(cause)
 	status := http.StatusBadRequest
-	if errors.Is(reason, errHostNotAllowed) {
+	if reason == reasonHostNotAllowed {
 		status = http.StatusMisdirectedRequest
 	}
-	rd.logger.Info("refused https redirect",
-		zap.String("host", r.Host),
-		zap.String("remote_ip", remoteIP(r)),
-		zap.Int("status", status),
-		zap.String("reason", reason.Error()))
+	rd.refused.inc(reason)
+	if c := rd.logger.Check(zap.DebugLevel, "refused https redirect"); c != nil {
+		c.Write(zap.String("host", r.Host),
+			zap.String("remote_ip", remoteIP(r)),
+			zap.Int("status", status),
+			zap.String("reason", refusalReasons[reason]),
+			zap.String("detail", cause.Error()))
+	}
 	w.Header().Del("Location")
 	w.Header().Set("Connection", "close")
 	w.WriteHeader(status)
@@ -224,6 +291,12 @@ func remoteIP(r *http.Request) string {
 	return r.RemoteAddr
 }
 
+// Causes of a refusal besides NormalizeHost's.
+var (
+	errHostNotAllowed = errors.New("host not on the allow-list")
+	errTargetNotPath  = errors.New("request target is not a path")
+)
+
 // HTTPSHosts collects the host names of every HTTPS server of app: the
 // values of host matchers in its routes, nested subroutes included.
 // Patterns with placeholders are skipped, since they cannot be checked
@@ -233,6 +306,24 @@ func HTTPSHosts(app *caddyhttp.App) HostList {
 	for _, hosts := range caddyhosts.HTTPSHosts(app) {
 		for _, pattern := range hosts {
 			_ = hl.add(pattern) // a pattern that cannot be listed cannot match a valid host either
+		}
+	}
+	return hl
+}
+
+// SiteNames collects the site addresses of every HTTPS server of app: the
+// host matchers of the servers' top-level routes, which automatic HTTPS
+// reads too (and which are loaded before any handler is).
+func SiteNames(app *caddyhttp.App) HostList {
+	hl := HostList{exact: make(map[string]struct{})}
+	for _, srv := range app.Servers {
+		if !caddyhosts.IsHTTPS(srv) {
+			continue
+		}
+		for _, route := range srv.Routes {
+			for _, pattern := range caddyhosts.RouteHosts(caddyhttp.RouteList{{MatcherSets: route.MatcherSets}}) {
+				_ = hl.add(pattern)
+			}
 		}
 	}
 	return hl

@@ -3,7 +3,6 @@ package hstspolicy
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -19,56 +18,69 @@ import (
 // "max_age": 31536000 must never turn into 31 milliseconds.
 type Seconds int64
 
+// MaxSeconds is the largest Seconds value, 2^63-1: max-age is kept as a
+// signed 64-bit count, as Header.MaxAge and Go's time arithmetic keep it.
+const MaxSeconds = 1<<63 - 1
+
+// secondsFix is what a seconds value should look like.
+const secondsFix = "write seconds (63072000) or a duration with a unit s, m, h or d (730d)"
+
 // ParseSeconds parses s as digits (seconds) or Caddy's duration syntax.
-// The result must be a whole, non-negative number of seconds.
+// The result must be a whole, non-negative number of seconds no larger
+// than MaxSeconds. Errors are *ConfigError without a field: the caller
+// names it with InField.
 func ParseSeconds(s string) (Seconds, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, fmt.Errorf("empty value; want seconds (63072000) or a duration (730d)")
+	fail := func(why, fix string) (Seconds, error) {
+		return 0, &ConfigError{Value: strconv.Quote(s), Why: why, Fix: fix}
 	}
-	if isDigits(s) {
-		n, err := strconv.ParseInt(s, 10, 64)
+	v := strings.TrimSpace(s)
+	switch {
+	case v == "":
+		return fail("empty value", secondsFix)
+	case v[0] == '-':
+		return fail("is negative", "write zero or more seconds; 0 tells browsers to forget the policy")
+	case isDigits(v):
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%q is out of range", s)
+			return fail("is out of range: the largest value is "+strconv.FormatInt(MaxSeconds, 10)+" seconds",
+				"use at most 315360000 (10 years); 63072000 (2 years) is usual")
 		}
 		return Seconds(n), nil
 	}
-	d, err := caddy.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither seconds (63072000) nor a duration (730d, 8760h): %v", s, err)
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		// 1.5, 1e3, +300: a number, but not whole seconds in digits.
+		return fail("is not a whole number of seconds written in digits", secondsFix)
 	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q is negative; want zero or more seconds", s)
+	d, err := caddy.ParseDuration(v)
+	if err != nil {
+		return fail("is neither seconds nor a duration ("+err.Error()+")", secondsFix)
 	}
 	if d%time.Second != 0 {
-		return 0, fmt.Errorf("%q is not a whole number of seconds", s)
+		return fail("is not a whole number of seconds", "round it to whole seconds, e.g. "+strconv.FormatInt(int64(d.Round(time.Second)/time.Second), 10))
 	}
 	return Seconds(d / time.Second), nil
 }
 
-// UnmarshalJSON satisfies json.Unmarshaler.
+// UnmarshalJSON satisfies json.Unmarshaler. A number and a string are read
+// by ParseSeconds alike, so `-5` and `"-5"` give the same error.
 func (s *Seconds) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
+	text := string(b)
+	switch {
+	case text == "null":
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		if err := json.Unmarshal(b, &text); err != nil {
 			return err
 		}
-		v, err := ParseSeconds(str)
-		if err != nil {
-			return fmt.Errorf("max_age or hold: %v", err)
-		}
-		*s = v
-		return nil
+	case len(b) == 0 || b[0] != '-' && (b[0] < '0' || b[0] > '9'):
+		return &ConfigError{Value: text, Why: "is neither a number nor a string", Fix: secondsFix}
 	}
-	var n int64
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("max_age or hold: %s is not a whole number of seconds or a duration string such as \"730d\"", b)
+	v, err := ParseSeconds(text)
+	if err != nil {
+		return err
 	}
-	if n < 0 {
-		return fmt.Errorf("max_age or hold: %d is negative; want zero or more seconds", n)
-	}
-	*s = Seconds(n)
+	*s = v
 	return nil
 }
 

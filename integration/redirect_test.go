@@ -156,9 +156,32 @@ func TestRedirectHostileRequests(t *testing.T) {
 		})
 	}
 
-	if !waitLog(t, mark, "refused https redirect", map[string]any{"host": "evil.example", "status": float64(421)}, 5*time.Second) {
-		t.Errorf("no 'refused https redirect' log line for host evil.example with status 421 among %d lines",
+	// Refusals are counted by reason and logged at debug level: the host
+	// is the client's choice, and info lines would be a log-flood lever.
+	if !waitLog(t, mark, "refused https redirect", map[string]any{"host": "evil.example", "status": float64(421), "reason": "host_not_allowed", "level": "debug"}, 5*time.Second) {
+		t.Errorf("no debug 'refused https redirect' log line for host evil.example with status 421 among %d lines",
 			len(logsSince(t, mark, "refused https redirect", 0)))
+	}
+	for _, e := range logsSince(t, mark, "refused https redirect", 0) {
+		if e["level"] != "debug" {
+			t.Errorf("refusal logged at %v: %v", e["level"], e)
+		}
+	}
+	notAllowed := 0
+	for _, tc := range cases {
+		if tc.status == 421 {
+			notAllowed++
+		}
+	}
+	families := scrape(t)
+	if got, ok := metricValue(families, "https_redirect_refusals_total", map[string]string{"reason": "host_not_allowed"}); !ok || got != float64(notAllowed) {
+		t.Errorf("https_redirect_refusals_total{reason=\"host_not_allowed\"} = %v (present %v), want %d", got, ok, notAllowed)
+	}
+	if got, _ := metricValue(families, "https_redirect_refusals_total", map[string]string{"reason": "malformed_host"}); got == 0 {
+		t.Error("no malformed_host refusal counted")
+	}
+	if n := len(families["https_redirect_refusals_total"].GetMetric()); n != 4 {
+		t.Errorf("%d reason series, want the 4 fixed reasons", n)
 	}
 }
 

@@ -1,0 +1,6 @@
+//go:build race
+
+package hstspolicy
+
+// raceEnabled is set under -race, whose instrumentation allocates.
+const raceEnabled = true
