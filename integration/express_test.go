@@ -285,7 +285,6 @@ func checkStreamPassesThrough(t *testing.T, c *http.Client, base string) {
 // front of helmet, which sends its STS on every response: none may leave
 // Caddy over plain HTTP (RFC 6797 §7.2), forged X-Forwarded-Proto or not.
 func TestExpressPlainHTTPSiteNoUpstreamSTS(t *testing.T) {
-	t.Skip("waits for the hsts fix that strips an upstream's Strict-Transport-Security from non-secure responses (issue 9 §1): remove this line when hstspolicy has it")
 	app := startExpress(t)
 	load(t, caddyfile("", fmt.Sprintf(`
 http://plain.localhost {
