@@ -20,6 +20,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 	"github.com/hardtls/caddy-hardtls/pinreport"
 )
 
@@ -143,17 +144,17 @@ https:// {
 	if od.IssuerKind != "internal" || !slices.Contains(od.Names, onDemand) {
 		t.Errorf("on-demand certificate: kind %q, names %v", od.IssuerKind, od.Names)
 	}
-	served, err := pinreport.ServedCertificates(caddy.ActiveContext())
+	found, err := certs.Served(caddy.ActiveContext())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var servedNames []string
-	for _, c := range served {
+	for _, c := range found.Distinct() {
 		servedNames = append(servedNames, c.Names[0])
 	}
 	for _, want := range []string{manualName, internal, onDemand} {
 		if !slices.Contains(servedNames, want) {
-			t.Errorf("ServedCertificates lacks %s: %v", want, servedNames)
+			t.Errorf("certs.Served lacks %s: %v", want, servedNames)
 		}
 	}
 

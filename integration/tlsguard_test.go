@@ -403,11 +403,11 @@ internal.example.com {
 		if c := byName["selfsigned.example.com"]; !c.SelfSigned {
 			t.Errorf("selfsigned: %+v", c)
 		}
-		if c := byName["internal.example.com"]; !c.InternalCA || c.KeyType != "ecdsa" {
+		if c := byName["internal.example.com"]; c.IssuerKind != "internal" || c.KeyType != "ecdsa" {
 			t.Errorf("internal: %+v", c)
 		}
-		if c := byName["long.localhost"]; c.LifetimeDays < 399 || c.LifetimeDays > 401 {
-			t.Errorf("long: lifetime %.1f days", c.LifetimeDays)
+		if c := byName["long.localhost"]; c.LifetimeSeconds != 400*24*3600 {
+			t.Errorf("long: lifetime %d s, want 400 days", c.LifetimeSeconds)
 		}
 	})
 

@@ -133,18 +133,13 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-// sightingOf is what a scan finding certs would sight.
-func sightingOf(s *state, certs []certmagic.Certificate) sighting {
-	var found sighting
-	for i := range certs {
-		if certs[i].Leaf == nil {
-			continue
-		}
-		if e, ok := s.byHash[certs[i].Hash()]; ok {
-			found.known = append(found.known, e)
-		} else {
-			found.fresh = append(found.fresh, &certs[i])
+// found is what a scan finding cached would pass to state.update.
+func found(cached []certmagic.Certificate) []*certmagic.Certificate {
+	var out []*certmagic.Certificate
+	for i := range cached {
+		if cached[i].Leaf != nil {
+			out = append(out, &cached[i])
 		}
 	}
-	return found
+	return out
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 func init() {
@@ -246,6 +248,16 @@ func (a *App) requestScan() {
 	}
 }
 
+// ObservedNames returns the names seen in certificate cache events that
+// the config does not spell out (on-demand certificates, manually loaded
+// ones), so that tlsguard looks them up too.
+func (a *App) ObservedNames() []string {
+	if a.state == nil {
+		return nil
+	}
+	return a.state.observedNames()
+}
+
 // raise counts, logs and sends an alert.
 func (a *App) raise(al Alert) {
 	a.state.alerts[al.severity].Add(1)
@@ -261,4 +273,6 @@ var (
 	_ caddy.Provisioner  = (*App)(nil)
 	_ caddy.Validator    = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
+
+	_ certs.NameObserver = (*App)(nil)
 )

@@ -22,10 +22,7 @@ type site struct {
 	// -1 when none does (policyErr says why).
 	policy    int
 	policyErr string
-	hsts      *hstsSource
-	// hstsPartial is true when an HSTS source exists only under a
-	// narrower matcher than the site's.
-	hstsPartial bool
+	hsts      hstsPath
 }
 
 // anySite names the site of a server whose routes match no host.
@@ -46,7 +43,7 @@ func buildSites(ctx caddy.Context, srv *caddyhttp.Server, hosts []string) []site
 		} else {
 			s.policy = idx
 		}
-		s.hsts, s.hstsPartial = findHSTS(srv.Routes, host)
+		s.hsts = findHSTS(srv.Routes, host)
 		out = append(out, s)
 	}
 	return out
@@ -126,7 +123,7 @@ func (probeConn) SetWriteDeadline(time.Time) error { return nil }
 // served ones: a certificate naming the host exactly beats a wildcard, and
 // among equals the one valid longest wins (a renewal replaces its
 // predecessor). It returns -1 when none matches.
-func certificateFor(certs []certmagic.Certificate, host string) int {
+func certificateFor(certs []CertReport, host string) int {
 	best, bestExact := -1, false
 	host = strings.ToLower(host)
 	for i, c := range certs {
@@ -144,7 +141,7 @@ func certificateFor(certs []certmagic.Certificate, host string) int {
 			continue
 		}
 		if best < 0 || (exact && !bestExact) ||
-			(exact == bestExact && c.Leaf.NotAfter.After(certs[best].Leaf.NotAfter)) {
+			(exact == bestExact && c.NotAfter.After(certs[best].NotAfter)) {
 			best, bestExact = i, exact
 		}
 	}
