@@ -51,7 +51,7 @@ func parseSeverity(s string) (Severity, error) {
 			return sev, nil
 		}
 	}
-	return 0, fmt.Errorf("%q is not a severity; want info, warning or critical", s)
+	return 0, fmt.Errorf("min_severity %q is not a severity; want info, warning or critical", s)
 }
 
 // Alert events.

@@ -56,7 +56,8 @@ func (a *App) assess() *assessment {
 	if len(found.Missing) > 0 {
 		as.complete = false
 	}
-	for _, f := range a.factsOf(found.Distinct()) {
+	facts := a.factsOf(found.Distinct())
+	for _, f := range facts {
 		cr, fs := lintCertificate(a.profile, f, now)
 		as.certs = append(as.certs, cr)
 		as.findings = append(as.findings, fs...)
@@ -65,7 +66,11 @@ func (a *App) assess() *assessment {
 	for _, srv := range a.servers {
 		sr := ServerReport{Name: srv.name, Policies: srv.policies}
 		for _, s := range srv.sites {
-			rep, fs := a.assessSite(srv, s, as.certs, now)
+			var cr *CertReport
+			if i := certs.ServedFor(facts, s.host); i >= 0 {
+				cr = &as.certs[i]
+			}
+			rep, fs := a.assessSite(srv, s, cr, now)
 			if rep.Grade == nil {
 				as.complete = false
 			}
@@ -106,7 +111,8 @@ func (a *App) factsOf(served []*certmagic.Certificate) []*certs.Facts {
 }
 
 // assessSite grades one site with its policy, certificate and HSTS header.
-func (a *App) assessSite(srv *server, s site, certs []CertReport, now time.Time) (SiteReport, Findings) {
+// cr is the certificate Caddy serves for the site, nil when it has none.
+func (a *App) assessSite(srv *server, s site, cr *CertReport, now time.Time) (SiteReport, Findings) {
 	rep := SiteReport{Host: s.host}
 	var fs Findings
 	add := func(sev Severity, code, fix, format string, args ...any) {
@@ -143,12 +149,10 @@ func (a *App) assessSite(srv *server, s site, certs []CertReport, now time.Time)
 		rep.Pending = "the site's connection policy drops every connection"
 		return rep, fs
 	}
-	ci := certificateFor(certs, s.host)
-	if ci < 0 {
+	if cr == nil {
 		rep.Pending = "Caddy has no certificate for this site yet"
 		return rep, fs
 	}
-	cr := certs[ci]
 	rep.Certificate = cr.SHA256Fingerprint
 
 	in := GradeInput{

@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
-	"github.com/caddyserver/certmagic"
 )
 
 // site is one host an HTTPS server serves, with the connection policy its
@@ -118,32 +117,3 @@ func (probeConn) RemoteAddr() net.Addr             { return probeAddr }
 func (probeConn) SetDeadline(time.Time) error      { return nil }
 func (probeConn) SetReadDeadline(time.Time) error  { return nil }
 func (probeConn) SetWriteDeadline(time.Time) error { return nil }
-
-// certificateFor picks the certificate Caddy serves for a site among the
-// served ones: a certificate naming the host exactly beats a wildcard, and
-// among equals the one valid longest wins (a renewal replaces its
-// predecessor). It returns -1 when none matches.
-func certificateFor(certs []CertReport, host string) int {
-	best, bestExact := -1, false
-	host = strings.ToLower(host)
-	for i, c := range certs {
-		exact, match := false, false
-		for _, name := range c.Names {
-			name = strings.ToLower(name)
-			switch {
-			case name == host:
-				exact, match = true, true
-			case certmagic.MatchWildcard(host, name):
-				match = true
-			}
-		}
-		if !match {
-			continue
-		}
-		if best < 0 || (exact && !bestExact) ||
-			(exact == bestExact && c.NotAfter.After(certs[best].NotAfter)) {
-			best, bestExact = i, exact
-		}
-	}
-	return best
-}

@@ -198,3 +198,33 @@ func firstName(names []string) string {
 	}
 	return names[0]
 }
+
+// ServedFor picks the certificate Caddy serves for a host among certs: a
+// certificate naming the host exactly beats a wildcard, and among equals
+// the one valid longest wins (a renewal replaces its predecessor). The
+// host may itself be a host matcher's wildcard pattern. It returns -1 when
+// none matches.
+func ServedFor(certs []*Facts, host string) int {
+	best, bestExact := -1, false
+	host = strings.ToLower(host)
+	for i, c := range certs {
+		exact, match := false, false
+		for _, name := range c.Names {
+			name = strings.ToLower(name)
+			switch {
+			case name == host:
+				exact, match = true, true
+			case certmagic.MatchWildcard(host, name):
+				match = true
+			}
+		}
+		if !match {
+			continue
+		}
+		if best < 0 || (exact && !bestExact) ||
+			(exact == bestExact && c.Leaf.NotAfter.After(certs[best].Leaf.NotAfter)) {
+			best, bestExact = i, exact
+		}
+	}
+	return best
+}

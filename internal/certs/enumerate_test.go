@@ -108,3 +108,29 @@ func TestServedWithoutConfig(t *testing.T) {
 		t.Errorf("a context without apps: %+v, %v", found, err)
 	}
 }
+
+func TestServedFor(t *testing.T) {
+	tc := newTestCache(t)
+	now := time.Now()
+	var facts []*Facts
+	for _, c := range []certmagic.Certificate{
+		tc.add(t, []string{"*.example.com"}, now.Add(-time.Hour), 90*24*time.Hour),
+		tc.add(t, []string{"a.example.com"}, now.Add(-time.Hour), 10*24*time.Hour),
+		tc.add(t, []string{"a.example.com"}, now, 20*24*time.Hour),
+	} {
+		f := NewFacts(&c, Origin{}, NewInterner())
+		facts = append(facts, &f)
+	}
+	for host, want := range map[string]int{
+		"a.example.com":   2, // exact beats wildcard; the longer-valid one wins
+		"A.Example.COM":   2,
+		"b.example.com":   0,
+		"*.example.com":   0,
+		"example.com":     -1,
+		"x.y.example.com": -1,
+	} {
+		if got := ServedFor(facts, host); got != want {
+			t.Errorf("ServedFor(%s) = %d, want %d", host, got, want)
+		}
+	}
+}
