@@ -138,9 +138,6 @@ type CustomProfile struct {
 // resolve turns the custom profile into a Profile, or explains which field
 // is wrong and how to fix it.
 func (c *CustomProfile) resolve() (Profile, error) {
-	if c == nil {
-		return Profile{}, fmt.Errorf("profile custom needs a custom block with protocol_min, cipher_suites and curves")
-	}
 	p := intermediateProfile()
 	p.Name = ProfileCustom
 	p.Suites, p.Curves = nil, nil
@@ -196,8 +193,8 @@ func resolveProfile(name string, custom *CustomProfile) (Profile, error) {
 	if err := CheckProfile(name); err != nil {
 		return Profile{}, err
 	}
-	if custom != nil && name != ProfileCustom {
-		return Profile{}, fmt.Errorf("custom is set but profile is %q; set profile to custom, or remove the custom block", name)
+	if err := CheckCustom(name, custom); err != nil {
+		return Profile{}, err
 	}
 	switch name {
 	case ProfileModern:
@@ -220,6 +217,18 @@ func CheckProfile(name string) error {
 		return nil
 	}
 	return fmt.Errorf("profile %q is unknown: use modern, intermediate or custom", name)
+}
+
+// CheckCustom reports whether the custom profile's settings are given
+// exactly when the profile is custom.
+func CheckCustom(profile string, custom *CustomProfile) error {
+	switch {
+	case custom != nil && profile != ProfileCustom:
+		return fmt.Errorf("custom settings (protocol_min, cipher_suites, curves, max_certificate_lifetime) are set but profile is %q; set profile custom, or remove them", profile)
+	case custom == nil && profile == ProfileCustom:
+		return fmt.Errorf("profile custom needs its settings: protocol_min, cipher_suites (with tls1.2) and curves")
+	}
+	return nil
 }
 
 // CheckMode reports whether mode is a mode: enforce, harden or audit.

@@ -19,7 +19,7 @@ func TestProvisionRefusesBadConfig(t *testing.T) {
 		{App{Mode: "block"}, `mode "block" is unknown: use enforce, harden or audit`},
 		{App{Profile: "old"}, `profile "old" is unknown`},
 		{App{LintInterval: caddy.Duration(time.Millisecond)}, "lint_interval 1ms is too short"},
-		{App{Profile: "custom"}, "profile custom needs a custom block"},
+		{App{Profile: "custom"}, "profile custom needs its settings: protocol_min"},
 	} {
 		app := tc.app
 		err := app.Provision(testContext(t))

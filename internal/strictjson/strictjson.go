@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -52,6 +53,21 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 var durationType = reflect.TypeFor[caddy.Duration]()
 
+// durationFix is the fix of a duration that does not parse.
+const durationFix = "fix: write a duration such as 90s, 10m or 14d"
+
+// ParseDuration parses a duration in Caddy's syntax (caddy.ParseDuration:
+// Go's units and d for days) for the field at path, failing with the error
+// Decode gives for the same value in JSON. Configuration adapters call it
+// so that a Caddyfile and its JSON get the same message.
+func ParseDuration(path, value string) (caddy.Duration, error) {
+	d, err := caddy.ParseDuration(value)
+	if err != nil {
+		return 0, &FieldError{Path: path, Value: strconv.Quote(value), Err: fmt.Errorf("%v; %s", err, durationFix)}
+	}
+	return caddy.Duration(d), nil
+}
+
 // findField decodes each field of the object in data on its own, into the
 // field's type from t (a struct or a pointer to one), and returns the first
 // that fails, descending into nested objects.
@@ -81,7 +97,7 @@ func findField(data []byte, t reflect.Type, prefix string) *FieldError {
 			continue
 		}
 		if ft := f.Type; ft == durationType || (ft.Kind() == reflect.Pointer && ft.Elem() == durationType) {
-			err = fmt.Errorf("%v; fix: write a duration such as 90s, 10m or 14d", err)
+			err = fmt.Errorf("%v; %s", err, durationFix)
 		}
 		return &FieldError{Path: prefix + name, Value: string(raw), Err: err}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -48,4 +49,20 @@ func TestDecode(t *testing.T) {
 		t.Errorf("FieldError %+v", fe)
 	}
 	_ = v.hidden
+}
+
+// TestParseDurationSameAsJSON: an adapter's duration error is the one the
+// JSON config gets for the same value.
+func TestParseDurationSameAsJSON(t *testing.T) {
+	for _, v := range []string{"soon", "2y", "10", "1h30x"} {
+		var o outer
+		jsonErr := Decode([]byte(`{"interval": "`+v+`"}`), &o)
+		_, err := ParseDuration("interval", v)
+		if err == nil || jsonErr == nil || err.Error() != jsonErr.Error() {
+			t.Errorf("%q: adapter %v, JSON %v", v, err, jsonErr)
+		}
+	}
+	if d, err := ParseDuration("interval", "14d"); err != nil || d != caddy.Duration(14*24*time.Hour) {
+		t.Errorf("14d: %v %v", d, err)
+	}
 }
