@@ -1,9 +1,10 @@
 // Package strictjson decodes a module's JSON config the way Caddy does
 // (caddy.StrictUnmarshalJSON: unknown fields are refused), with errors that
-// name the field at fault. A value whose type decodes itself, such as
-// caddy.Duration, fails with its own error ("time: invalid duration
-// "soon"") and encoding/json does not say which field held it; Decode
-// finds the field and says "lint_interval = "soon": ...".
+// name the field at fault by its JSON name. A value whose type decodes
+// itself, such as caddy.Duration, fails with its own error ("time: invalid
+// duration "soon"") and encoding/json does not say which field held it; a
+// value of the wrong type is named by its Go struct field; Decode finds the
+// field and says "lint_interval = "soon": ...".
 package strictjson
 
 import (
@@ -25,11 +26,13 @@ func Decode(data []byte, v any) error {
 	if err == nil {
 		return nil
 	}
-	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
-	if errors.As(err, &typeErr) || errors.As(err, &syntaxErr) {
-		return err // encoding/json names the field, or the JSON is broken
+	if errors.As(err, &syntaxErr) {
+		return err // the JSON is broken: no field to name
 	}
+	// A value of the wrong type, or one its type refuses: encoding/json
+	// names the field by its Go struct (or not at all), so find it by
+	// its JSON name.
 	if fe := findField(data, reflect.TypeOf(v), ""); fe != nil {
 		return fe
 	}
