@@ -250,7 +250,9 @@ func TestPinReportACMERenewal(t *testing.T) {
 	}) {
 		t.Errorf("no info line for the renewal of %s", keyOn)
 	}
-	changedKey := func(al pinreport.Alert) bool { return al.OldPin == first.SPKIPin && strings.Contains(al.Detail, "key changed") }
+	changedKey := func(al pinreport.Alert) bool {
+		return al.OldPin == first.SPKIPin && strings.Contains(al.Detail, "key changed")
+	}
 	if al, _ := hook.waitAlert(t, pinreport.EventRenewed, keyOff, 10*time.Second, changedKey); al.NewPin == al.OldPin {
 		t.Errorf("renewed alert for %s: %+v", keyOff, al)
 	}
