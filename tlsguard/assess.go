@@ -18,7 +18,8 @@ type assessment struct {
 	certs    []CertReport
 	servers  []ServerReport
 	findings Findings // certificate and site findings
-	// complete is true when every site has a certificate to grade.
+	// complete is true when every site has a grade and every name the
+	// config serves a certificate.
 	complete bool
 }
 

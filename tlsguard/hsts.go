@@ -160,11 +160,13 @@ var passThrough = map[string]bool{
 // findHSTS walks the routes every request for host takes, in order, and
 // returns the first HSTS source on that path, whether a source exists only
 // under a narrower matcher, and the first handler that may answer a request
-// before any source runs. at names the routes in messages ("route 0").
+// before any source runs.
 func findHSTS(routes caddyhttp.RouteList, host string) hstsPath {
 	return walkHSTS(routes, host, "route ")
 }
 
+// walkHSTS is findHSTS for routes named at in messages ("route 1 > route
+// 0 > route " for the routes of a subroute).
 func walkHSTS(routes caddyhttp.RouteList, host, at string) hstsPath {
 	var p hstsPath
 	for i, route := range routes {

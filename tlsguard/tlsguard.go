@@ -280,8 +280,8 @@ func (a *App) Validate() error {
 
 // Start logs what Provision found and changed (only a config that passed
 // validation gets here), and starts the background assessment: the
-// startup grades once every site has a certificate, then a re-assessment
-// every LintInterval.
+// startup grades once every site has a grade (every served name its
+// certificate), then a re-assessment every LintInterval.
 func (a *App) Start() error {
 	if !a.hasHTTP {
 		a.logger.Info("no http app: tlsguard has no connection policy to guard")
@@ -326,7 +326,7 @@ func (a *App) stopWatch() {
 	}
 }
 
-// watch logs the grades once every site has a certificate (or after
+// watch logs the grades once the assessment is complete (or after
 // startupWait), then re-assesses every LintInterval and logs changes.
 func (a *App) watch(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
