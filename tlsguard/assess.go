@@ -99,7 +99,9 @@ func (a *App) factsOf(served []*certmagic.Certificate) []*certs.Facts {
 		f, ok := a.facts[c.Hash()]
 		if !ok {
 			if cl == nil {
-				cl = certs.NewClassifier(a.ctx, a.storage)
+				// A certificate was found, so the config has a tls app
+				// and with it a storage.
+				cl = certs.NewClassifier(a.ctx, a.ctx.Storage())
 			}
 			facts := certs.NewFacts(c, cl.Origin(c), a.intern)
 			f = &facts

@@ -18,7 +18,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
 	"github.com/hardtls/caddy-hardtls/internal/caddyhosts"
@@ -104,7 +103,6 @@ type App struct {
 	ctx       caddy.Context
 	logger    *zap.Logger
 	now       func() time.Time
-	storage   certmagic.Storage
 	hasHTTP   bool
 
 	// mu guards the fields below it; a pointer, since Caddy copies the
@@ -194,7 +192,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	httpApp := appIface.(*caddyhttp.App)
 	a.hasHTTP = true
-	a.storage = ctx.Storage()
 
 	hosts := caddyhosts.HTTPSHosts(httpApp)
 	names := make([]string, 0, len(httpApp.Servers))
