@@ -25,17 +25,6 @@ type testCA struct {
 
 func newKey(tb testing.TB) crypto.Signer { return testpki.ECDSAKey(tb, elliptic.P256()) }
 
-// sharedKey is one key for tests that need many certificates and do not
-// care about their pins.
-var sharedKey crypto.Signer
-
-func newKeyOnce(tb testing.TB) crypto.Signer {
-	if sharedKey == nil {
-		sharedKey = newKey(tb)
-	}
-	return sharedKey
-}
-
 func rsaKey(tb testing.TB) crypto.Signer     { return testpki.RSAKey(tb, 2048) }
 func ed25519Key(tb testing.TB) crypto.Signer { return testpki.Ed25519Key(tb) }
 

@@ -284,9 +284,6 @@ func CheckCurves(names []string) error {
 	return fmt.Errorf("custom.curves: %s; fix: use %s", strings.Join(bad, "; "), strings.Join(curveNames(allCurves()), ", "))
 }
 
-// allowsVersion reports whether v is at or above the profile's minimum.
-func (p Profile) allowsVersion(v uint16) bool { return v >= p.MinVersion }
-
 // allowsTLS12 reports whether the profile allows TLS 1.2 at all.
 func (p Profile) allowsTLS12() bool { return p.MinVersion <= tls.VersionTLS12 }
 
