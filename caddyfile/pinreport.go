@@ -1,6 +1,9 @@
 package caddyfile
 
 import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -31,6 +34,10 @@ func init() {
 //
 // A bare "pinreport" turns the app on with its defaults. pin may be given
 // for several hosts, and several times for one host; the pins are joined.
+// Values are checked by the pinreport package's own rules (ParsePin,
+// CheckWebhookURL, CheckRetries, CheckMinSeverity), so a Caddyfile and its
+// JSON get the same message, here with the file and line; ranges of
+// durations are checked when the config loads.
 func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 	d.Next() // consume option name
 	if existing != nil {
@@ -49,29 +56,21 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 		}
 		switch d.Val() {
 		case "scan_interval":
-			v, err := durationArg(d, "pinreport")
-			if err != nil {
+			if err := durationInto(d, &app.ScanInterval); err != nil {
 				return nil, err
 			}
-			app.ScanInterval = v
 		case "warning_before":
-			v, err := durationArg(d, "pinreport")
-			if err != nil {
+			if err := durationInto(d, &app.WarningBefore); err != nil {
 				return nil, err
 			}
-			app.WarningBefore = v
 		case "critical_before":
-			v, err := durationArg(d, "pinreport")
-			if err != nil {
+			if err := durationInto(d, &app.CriticalBefore); err != nil {
 				return nil, err
 			}
-			app.CriticalBefore = v
 		case "renewal_grace":
-			v, err := durationArg(d, "pinreport")
-			if err != nil {
+			if err := durationInto(d, &app.RenewalGrace); err != nil {
 				return nil, err
 			}
-			app.RenewalGrace = v
 		case "pin":
 			args := d.RemainingArgs()
 			if len(args) < 2 {
@@ -99,6 +98,16 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 	return httpcaddyfile.App{Name: "pinreport", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
+// durationInto reads the duration argument of the current subdirective,
+// whose name is its JSON field's, into dst.
+func durationInto(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	v, err := durationValue(d, "pinreport", d.Val())
+	if err == nil {
+		*dst = v
+	}
+	return err
+}
+
 // parseWebhook reads the webhook subdirective and its block.
 func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 	url, err := oneArg(d)
@@ -122,30 +131,33 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 			}
 			hook.Secret = v
 		case "timeout":
-			v, err := durationArg(d, "pinreport")
+			if err := durationInto(d, &hook.Timeout); err != nil {
+				return nil, err
+			}
+		case "retries":
+			v, err := oneArg(d)
 			if err != nil {
 				return nil, err
 			}
-			hook.Timeout = v
-		case "retries":
-			n, err := intArg(d, 0, 20)
+			n, err := strconv.Atoi(v)
 			if err != nil {
-				return nil, err
+				return nil, d.Errf("pinreport webhook: retries %q is not a whole number", v)
+			}
+			if err := pinreport.CheckRetries(n); err != nil {
+				return nil, d.Errf("pinreport webhook: %v", err)
 			}
 			hook.Retries = &n
 		case "backoff":
-			v, err := durationArg(d, "pinreport")
-			if err != nil {
+			if err := durationInto(d, &hook.Backoff); err != nil {
 				return nil, err
 			}
-			hook.Backoff = v
 		case "min_severity":
 			v, err := oneArg(d)
 			if err != nil {
 				return nil, err
 			}
-			if v != "info" && v != "warning" && v != "critical" {
-				return nil, d.Errf("pinreport webhook min_severity: %q is not info, warning or critical", v)
+			if err := pinreport.CheckMinSeverity(v); err != nil {
+				return nil, d.Errf("pinreport webhook: %v", err)
 			}
 			hook.MinSeverity = v
 		default:

@@ -1,14 +1,14 @@
 package caddyfile
 
 import (
-	"slices"
-	"strings"
+	"fmt"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddytls"
 
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 	"github.com/hardtls/caddy-hardtls/tlsguard"
 )
 
@@ -23,6 +23,7 @@ func init() {
 //		mode          enforce|harden|audit
 //		lint_interval <duration>
 //		telemetry     [on|off]
+//		require_hsts  [on|off]
 //
 //		# profile custom only:
 //		protocol_min  tls1.2|tls1.3
@@ -32,7 +33,13 @@ func init() {
 //	}
 //
 // ciphers and curves take Caddy's names (as in the tls directive) and may
-// be given on several lines; the lists are joined.
+// be given on several lines; the lists are joined. The parser maps tokens
+// to the app's JSON fields; the values are checked by the tlsguard
+// package's own rules (tlsguard.CheckProfile, CheckMode, CheckCustom,
+// CheckCipherSuites...), so a Caddyfile and its JSON get the same
+// message, here with the file and line. Range rules that need the whole
+// config (lint_interval of at least 1s, the custom profile's required
+// settings) run when the config loads.
 func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 	d.Next() // consume option name
 	if existing != nil {
@@ -41,11 +48,14 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 	app := new(tlsguard.App)
 	custom := new(tlsguard.CustomProfile)
 	seen := subdirectives{}
-	customLine := map[string]int{}
+	var customSet bool
+	// Lines of the first ciphers and curves lines, where list errors
+	// point.
+	var suitesLine, curvesLine int
 
 	if d.NextArg() {
 		d.Prev()
-		profile, err := oneOf(d, "profile", tlsguard.ProfileModern, tlsguard.ProfileIntermediate, tlsguard.ProfileCustom)
+		profile, err := checkedArg(d, tlsguard.CheckProfile)
 		if err != nil {
 			return nil, err
 		}
@@ -62,19 +72,19 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 		}
 		switch name {
 		case "profile":
-			v, err := oneOf(d, name, tlsguard.ProfileModern, tlsguard.ProfileIntermediate, tlsguard.ProfileCustom)
+			v, err := checkedArg(d, tlsguard.CheckProfile)
 			if err != nil {
 				return nil, err
 			}
 			app.Profile = v
 		case "mode":
-			v, err := oneOf(d, name, tlsguard.ModeEnforce, tlsguard.ModeHarden, tlsguard.ModeAudit)
+			v, err := checkedArg(d, tlsguard.CheckMode)
 			if err != nil {
 				return nil, err
 			}
 			app.Mode = v
 		case "lint_interval":
-			dur, err := durationArg(d, "tlsguard")
+			dur, err := durationValue(d, "tlsguard", "lint_interval")
 			if err != nil {
 				return nil, err
 			}
@@ -85,62 +95,63 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Telemetry = &on
-		case "protocol_min":
-			v, err := oneOf(d, name, "tls1.2", "tls1.3")
+		case "require_hsts":
+			on, err := onOff(d)
 			if err != nil {
 				return nil, err
 			}
-			custom.ProtocolMin = v
-			customLine[name] = d.Line()
+			app.RequireHSTS = on
+		case "protocol_min":
+			v, err := checkedArg(d, tlsguard.CheckProtocolMin)
+			if err != nil {
+				return nil, err
+			}
+			custom.ProtocolMin, customSet = v, true
 		case "ciphers":
 			suites := d.RemainingArgs()
 			if len(suites) == 0 {
 				return nil, d.ArgErr()
 			}
-			for _, s := range suites {
-				if caddytls.CipherSuiteID(s) == 0 {
-					return nil, d.Errf("tlsguard ciphers: %q is not a cipher suite Caddy accepts; use Go names such as TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", s)
-				}
+			if suitesLine == 0 && tlsguard.CheckCipherSuites(suites) != nil {
+				suitesLine = d.Line()
 			}
-			custom.CipherSuites = append(custom.CipherSuites, suites...)
-			customLine[name] = d.Line()
+			custom.CipherSuites, customSet = append(custom.CipherSuites, suites...), true
 		case "curves":
 			curves := d.RemainingArgs()
 			if len(curves) == 0 {
 				return nil, d.ArgErr()
 			}
-			for _, c := range curves {
-				if _, ok := caddytls.SupportedCurves[c]; !ok {
-					return nil, d.Errf("tlsguard curves: %q is not a curve Caddy supports; use x25519mlkem768, x25519, secp256r1, secp384r1 or secp521r1", c)
-				}
+			if curvesLine == 0 && tlsguard.CheckCurves(curves) != nil {
+				curvesLine = d.Line()
 			}
-			custom.Curves = append(custom.Curves, curves...)
-			customLine[name] = d.Line()
+			custom.Curves, customSet = append(custom.Curves, curves...), true
 		case "max_certificate_lifetime":
-			dur, err := durationArg(d, "tlsguard")
+			dur, err := durationValue(d, "tlsguard", "custom.max_certificate_lifetime")
 			if err != nil {
 				return nil, err
 			}
-			custom.MaxCertificateLifetime = dur
-			customLine[name] = d.Line()
+			custom.MaxCertificateLifetime, customSet = dur, true
 		default:
 			return nil, d.Errf("tlsguard: unrecognized subdirective %q", name)
 		}
 	}
 
-	if len(customLine) > 0 {
-		if app.Profile != tlsguard.ProfileCustom {
-			names := make([]string, 0, len(customLine))
-			for n := range customLine {
-				names = append(names, n)
-			}
-			slices.Sort(names)
-			return nil, d.Errf("tlsguard: %s only apply to profile custom (line %d); set profile custom or remove them",
-				strings.Join(names, ", "), customLine[names[0]])
-		}
+	// Every bad name of the joined lists, at the first line holding one.
+	if err := tlsguard.CheckCipherSuites(custom.CipherSuites); err != nil {
+		return nil, errAtLine(d, suitesLine, err)
+	}
+	if err := tlsguard.CheckCurves(custom.Curves); err != nil {
+		return nil, errAtLine(d, curvesLine, err)
+	}
+	if customSet {
 		app.Custom = custom
-	} else if app.Profile == tlsguard.ProfileCustom {
-		return nil, d.Err("tlsguard: profile custom needs protocol_min, ciphers (with tls1.2) and curves in the tlsguard block")
+	}
+	profile := app.Profile
+	if profile == "" {
+		profile = tlsguard.ProfileIntermediate
+	}
+	if err := tlsguard.CheckCustom(profile, app.Custom); err != nil {
+		return nil, d.Errf("tlsguard: %v", err)
 	}
 
 	return httpcaddyfile.App{
@@ -149,14 +160,36 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 	}, nil
 }
 
-// oneOf reads one argument that must be one of the allowed values.
-func oneOf(d *caddyfile.Dispenser, name string, allowed ...string) (string, error) {
+// checkedArg reads the one argument of the current subdirective and checks
+// it with the module's rule.
+func checkedArg(d *caddyfile.Dispenser, check func(string) error) (string, error) {
 	v, err := oneArg(d)
 	if err != nil {
 		return "", err
 	}
-	if !slices.Contains(allowed, v) {
-		return "", d.Errf("tlsguard %s: %q is not one of %s", name, v, strings.Join(allowed, ", "))
+	if err := check(v); err != nil {
+		return "", d.Errf("tlsguard: %v", err)
 	}
 	return v, nil
+}
+
+// durationValue reads the one duration argument of the current
+// subdirective, for the JSON field at path of module. Its syntax error is
+// the one the JSON config gets; its range is the module's to check.
+func durationValue(d *caddyfile.Dispenser, module, path string) (caddy.Duration, error) {
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := strictjson.ParseDuration(path, v)
+	if err != nil {
+		return 0, d.Errf("%s: %v", module, err)
+	}
+	return dur, nil
+}
+
+// errAtLine reports a module's error at a line of the file, as the
+// Dispenser would from that line.
+func errAtLine(d *caddyfile.Dispenser, line int, err error) error {
+	return fmt.Errorf("tlsguard: %w, at %s:%d", err, d.File(), line)
 }

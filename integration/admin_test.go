@@ -18,8 +18,8 @@ import (
 
 // TestAdminEndpointsHardened runs the README's example and probes the
 // admin routes of tlsguard and pinreport: no answer carries key material,
-// methods other than GET are refused, and huge or malformed paths get a
-// 4xx, never a 5xx.
+// both follow one rule for methods (GET and HEAD, anything else 405 with
+// Allow: GET, HEAD), and huge or malformed paths get a 4xx, never a 5xx.
 func TestAdminEndpointsHardened(t *testing.T) {
 	load(t, exampleConfig(t, "Caddyfile"), "caddyfile")
 	roots := localRoot(t)
@@ -43,7 +43,7 @@ func TestAdminEndpointsHardened(t *testing.T) {
 	keyHex := fmt.Sprintf("%x", block.Bytes)
 
 	admin := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	do := func(method, path string) (int, string) {
+	doResp := func(method, path string) (*http.Response, string) {
 		t.Helper()
 		req, err := http.NewRequest(method, fmt.Sprintf("http://localhost:%d%s", adminPort, path), nil)
 		if err != nil {
@@ -55,7 +55,12 @@ func TestAdminEndpointsHardened(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return resp, string(body)
+	}
+	do := func(method, path string) (int, string) {
+		t.Helper()
+		resp, body := doResp(method, path)
+		return resp.StatusCode, body
 	}
 
 	t.Run("no_key_material", func(t *testing.T) {
@@ -73,12 +78,23 @@ func TestAdminEndpointsHardened(t *testing.T) {
 		}
 	})
 
-	t.Run("get_only", func(t *testing.T) {
-		for _, path := range []string{"/tlsguard/", "/pinreport/", "/pinreport/localhost"} {
-			for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-				if status, body := do(method, path); status != http.StatusMethodNotAllowed {
-					t.Errorf("%s %s: %d %s, want 405", method, path, status, body)
+	t.Run("get_and_head_only", func(t *testing.T) {
+		for _, path := range []string{"/tlsguard/", "/pinreport/", "/pinreport/localhost", "/tlsguard/x"} {
+			for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+				resp, body := doResp(method, path)
+				if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+					t.Errorf("%s %s: %d, Allow %q, %s; want 405 with Allow: GET, HEAD", method, path, resp.StatusCode, resp.Header.Get("Allow"), body)
 				}
+			}
+		}
+		// HEAD is GET without the body, on both endpoints.
+		for _, path := range []string{"/tlsguard/", "/pinreport/", "/pinreport/localhost", "/pinreport/?format=tlsa"} {
+			get, getBody := doResp(http.MethodGet, path)
+			head, headBody := doResp(http.MethodHead, path)
+			if get.StatusCode != http.StatusOK || head.StatusCode != http.StatusOK || headBody != "" || getBody == "" ||
+				head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+				t.Errorf("%s: GET %d (%s, %d bytes), HEAD %d (%s, %d bytes); want HEAD to answer as GET without a body",
+					path, get.StatusCode, get.Header.Get("Content-Type"), len(getBody), head.StatusCode, head.Header.Get("Content-Type"), len(headBody))
 			}
 		}
 	})

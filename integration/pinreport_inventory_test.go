@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +21,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 	"github.com/hardtls/caddy-hardtls/pinreport"
+	"github.com/hardtls/caddy-hardtls/tlsguard"
 )
 
 // manualCert writes a self-signed certificate for names and its key as
@@ -63,7 +66,8 @@ func manualCert(t *testing.T, names ...string) (certFile, keyFile string, der []
 // TestPinReportInventoryKinds serves a manually loaded certificate, one
 // from Caddy's internal CA and on-demand ones, and checks that the
 // inventory, the shared enumeration, the admin views and the metrics
-// have each of them.
+// have each of them, and that tlsguard lists the same certificates in the
+// same shape.
 func TestPinReportInventoryKinds(t *testing.T) {
 	const (
 		manualName = "manual.pinreport.localhost"
@@ -102,6 +106,9 @@ https:// {
 	}
 	pinreport {
 		scan_interval 1s
+	}
+	tlsguard {
+		mode audit
 	}`, ask.URL), sites), "caddyfile")
 
 	roots := localRoot(t)
@@ -143,22 +150,44 @@ https:// {
 	if od.IssuerKind != "internal" || !slices.Contains(od.Names, onDemand) {
 		t.Errorf("on-demand certificate: kind %q, names %v", od.IssuerKind, od.Names)
 	}
-	served, err := pinreport.ServedCertificates(caddy.ActiveContext())
+	found, err := certs.Served(caddy.ActiveContext())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var servedNames []string
-	for _, c := range served {
+	for _, c := range found.Distinct() {
 		servedNames = append(servedNames, c.Names[0])
 	}
 	for _, want := range []string{manualName, internal, onDemand} {
 		if !slices.Contains(servedNames, want) {
-			t.Errorf("ServedCertificates lacks %s: %v", want, servedNames)
+			t.Errorf("certs.Served lacks %s: %v", want, servedNames)
 		}
 	}
 
-	// The text views.
-	_, zone := adminGet(t, "/pinreport/?format=tlsa&port=8443")
+	// One certificate, one shape: tlsguard describes each certificate of
+	// the inventory with the same facts, found by the same enumeration.
+	rep := inventory(t, "")
+	tg := tlsguardReport(t)
+	for _, c := range rep.Certificates {
+		i := slices.IndexFunc(tg.Certificates, func(g tlsguard.CertReport) bool { return g.SHA256Fingerprint == c.SHA256Fingerprint })
+		if i < 0 {
+			t.Errorf("/tlsguard/ lacks %v (sha256_fingerprint %s)", c.Names, c.SHA256Fingerprint)
+			continue
+		}
+		want, got := c.Summary, tg.Certificates[i].Summary
+		want.RemainingSeconds, got.RemainingSeconds = 0, 0 // read at two moments
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%v:\n/tlsguard/  %+v\n/pinreport/ %+v", c.Names, got, want)
+		}
+	}
+
+	// The text views. TLSA owner names use the http app's https_port
+	// unless ?port= says otherwise.
+	_, zone := adminGet(t, "/pinreport/?format=tlsa")
+	if want := fmt.Sprintf("_%d._tcp.%s. IN TLSA 3 1 1 %s", httpsPort, manualName, facts.pinHex); !strings.Contains(zone, want) {
+		t.Errorf("TLSA zone lacks %q:\n%s", want, zone)
+	}
+	_, zone = adminGet(t, "/pinreport/?format=tlsa&port=8443")
 	for _, want := range []string{
 		"_8443._tcp." + manualName + ". IN TLSA 3 1 1 " + facts.pinHex,
 		"_8443._tcp." + aliasName + ". IN TLSA 3 1 1 " + facts.pinHex,

@@ -144,6 +144,7 @@ func TestPinReportACMERenewal(t *testing.T) {
 			secret s3cret
 			backoff 50ms
 			retries 3
+			min_severity info
 		}
 	}`, keyOn, pebble.issuerPin(), keyOff, mismatchPins[0], mismatchPins[1], hook.URL), fmt.Sprintf(`
 %s {
@@ -236,8 +237,35 @@ func TestPinReportACMERenewal(t *testing.T) {
 	if hasLogFor(logsSince(t, mark, "certificate key changed", 0), keyOn, nil) {
 		t.Errorf("a pin change was logged for %s, which reuses its key", keyOn)
 	}
-	if !hasLogFor(logsSince(t, mark, "certificate replaced; key unchanged", 5*time.Second), keyOn, nil) {
-		t.Errorf("no key-unchanged replacement logged for %s", keyOn)
+	// Every renewal is an info alert (min_severity info sends it), which
+	// says whether the key was kept.
+	keptKey := func(al pinreport.Alert) bool {
+		return al.OldPin == onFirst.SPKIPin && al.NewPin == onFirst.SPKIPin && strings.Contains(al.Detail, "key kept")
+	}
+	if al, _ := hook.waitAlert(t, pinreport.EventRenewed, keyOn, 10*time.Second, keptKey); al.Severity != "info" || al.Certificate == nil {
+		t.Errorf("renewed alert for %s: %+v", keyOn, al)
+	}
+	if !hasLogFor(logsSince(t, mark, "certificate renewed", 5*time.Second), keyOn, func(e logEntry) bool {
+		return e["level"] == "info" && e["event"] == pinreport.EventRenewed
+	}) {
+		t.Errorf("no info line for the renewal of %s", keyOn)
+	}
+	changedKey := func(al pinreport.Alert) bool {
+		return al.OldPin == first.SPKIPin && strings.Contains(al.Detail, "key changed")
+	}
+	if al, _ := hook.waitAlert(t, pinreport.EventRenewed, keyOff, 10*time.Second, changedKey); al.NewPin == al.OldPin {
+		t.Errorf("renewed alert for %s: %+v", keyOff, al)
+	}
+	// The receiver failed the first attempts: the retries are logged by
+	// the pinreport.webhook logger, as the docs say.
+	retries := logsSince(t, mark, "webhook delivery failed; retrying", 0)
+	if len(retries) == 0 {
+		t.Error("no webhook retry logged")
+	}
+	for _, e := range retries {
+		if e["logger"] != "pinreport.webhook" {
+			t.Errorf("webhook retry logged by %v, want pinreport.webhook", e["logger"])
+		}
 	}
 
 	after := scrape(t)

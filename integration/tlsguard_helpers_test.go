@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,10 +100,10 @@ func dialTLS(serverName string, cfg *tls.Config) (tls.ConnectionState, error) {
 	return conn.ConnectionState(), nil
 }
 
-// openssl runs openssl s_client against the HTTPS port and reports whether
-// the handshake succeeded, with the protocol it negotiated. It skips the
-// test when openssl is not installed.
-func openssl(t *testing.T, serverName string, args ...string) (ok bool, protocol string) {
+// sClient runs openssl s_client against the HTTPS port with serverName
+// and returns its output. It skips the test when openssl is not
+// installed.
+func sClient(t *testing.T, serverName string, args ...string) ([]byte, error) {
 	t.Helper()
 	bin, err := exec.LookPath("openssl")
 	if err != nil {
@@ -110,17 +111,38 @@ func openssl(t *testing.T, serverName string, args ...string) (ok bool, protocol
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	args = append([]string{"s_client", "-brief", "-connect", net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)),
+	args = append([]string{"s_client", "-connect", net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)),
 		"-servername", serverName}, args...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin = strings.NewReader("")
-	out, err := cmd.CombinedOutput()
+	return cmd.CombinedOutput()
+}
+
+// openssl reports whether openssl s_client's handshake succeeded, with
+// the protocol it negotiated.
+func openssl(t *testing.T, serverName string, args ...string) (ok bool, protocol string) {
+	t.Helper()
+	out, err := sClient(t, serverName, append([]string{"-brief"}, args...)...)
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, found := strings.CutPrefix(strings.TrimSpace(line), "Protocol version:"); found {
 			protocol = strings.TrimSpace(v)
 		}
 	}
 	return err == nil && protocol != "", protocol
+}
+
+// opensslKeyBits returns the size of the server key openssl s_client
+// reports for serverName ("Server public key is N bit", OpenSSL's
+// EVP_PKEY_get_bits, the figure testssl.sh shows).
+func opensslKeyBits(t *testing.T, serverName string) int {
+	t.Helper()
+	out, _ := sClient(t, serverName)
+	m := regexp.MustCompile(`Server public key is (\d+) bit`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("openssl s_client %s: no key size in:\n%s", serverName, out)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
 }
 
 // testCA signs the certificates tests load with `tls <cert> <key>`.
@@ -134,7 +156,8 @@ func newTestCA(t *testing.T) *testCA {
 // leafSpec describes a certificate to generate.
 type leafSpec struct {
 	name      string
-	rsaBits   int // ECDSA P-256 when 0
+	rsaBits   int  // ECDSA P-256 when 0 and not ed25519
+	ed25519   bool // an Ed25519 key
 	sig       x509.SignatureAlgorithm
 	notBefore time.Time
 	lifetime  time.Duration
@@ -147,8 +170,11 @@ type leafSpec struct {
 func (ca *testCA) writeLeaf(t *testing.T, dir string, spec leafSpec) (certFile, keyFile string) {
 	t.Helper()
 	l := testpki.Leaf{Names: []string{spec.name}, Sig: spec.sig, NotBefore: spec.notBefore, Lifetime: spec.lifetime}
-	if spec.rsaBits > 0 {
+	switch {
+	case spec.rsaBits > 0:
 		l.Key = testpki.RSAKey(t, spec.rsaBits)
+	case spec.ed25519:
+		l.Key = testpki.Ed25519Key(t)
 	}
 	c := testpki.SelfSigned
 	if !spec.selfSign {

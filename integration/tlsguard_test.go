@@ -148,7 +148,7 @@ localhost {
 	respond "ok"
 }
 `), "caddyfile", []string{
-			"tlsguard: invalid configuration: profile intermediate (mode enforce) refuses 1 connection policy setting(s)",
+			"tlsguard: invalid configuration: profile intermediate (mode enforce) refuses 1 setting(s) of the config",
 			`policy 0: cipher_suites = TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: the suite has no AEAD`,
 			"the profile requires only TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
 			"(policy.cipher_suite.no_aead); fix: remove TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA from cipher_suites",
@@ -172,7 +172,7 @@ localhost {
 	respond "ok"
 }
 `), "caddyfile", []string{
-			"profile modern (mode enforce) refuses 1 connection policy setting(s)",
+			"profile modern (mode enforce) refuses 1 setting(s) of the config",
 			"protocol_min = tls1.2: the policy accepts tls1.2, below profile modern; the profile requires tls1.3 or higher",
 			"fix: set protocol_min to tls1.3 (Caddyfile: tls { protocols tls1.3 }), or set tlsguard mode harden",
 		}},
@@ -186,10 +186,18 @@ localhost {
 		{"unknown_curve", withPolicy(t, `{"curves": ["x448"]}`), "json", []string{"unsupported curve: x448"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			mark := logMark()
 			msg := loadError(t, tc.cfg, tc.adapter)
 			for _, want := range tc.want {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error lacks %q:\n%s", want, msg)
+				}
+			}
+			// A refused config logs nothing of tlsguard's: what it would
+			// have applied or found describes a config that never ran.
+			for _, e := range logsSince(t, mark, "", 0) {
+				if e["logger"] == "tlsguard" {
+					t.Errorf("the refused config logged %v", e)
 				}
 			}
 			resp, body := get(t, c, url)
@@ -277,6 +285,7 @@ func TestTLSGuardGradesAndCertLint(t *testing.T) {
 		{name: "long.localhost", lifetime: 400 * 24 * time.Hour},
 		{name: "expired.localhost", notBefore: time.Now().Add(-72 * time.Hour), lifetime: 24 * time.Hour},
 		{name: "selfsigned.example.com", selfSign: true},
+		{name: "ed25519.localhost", ed25519: true},
 	} {
 		cert, key := ca.writeLeaf(t, dir, spec)
 		files[spec.name] = [2]string{cert, key}
@@ -317,7 +326,7 @@ internal.example.com {
 	respond "ok"
 }
 `
-	for _, host := range []string{"rsa1024.localhost", "sha1.localhost", "long.localhost", "expired.localhost", "selfsigned.example.com"} {
+	for _, host := range []string{"rsa1024.localhost", "sha1.localhost", "long.localhost", "expired.localhost", "selfsigned.example.com", "ed25519.localhost"} {
 		sites += manual(host)
 	}
 	mark := logMark()
@@ -329,25 +338,33 @@ internal.example.com {
 	}
 	r := tlsguardReport(t)
 
+	// A certificate that is not trusted grades T with score 0 (the rating
+	// guide's Certificate Inspection; testssl.sh does the same); the
+	// grade and score the configuration earns otherwise are kept apart.
+	trustIgnored := func(grade string, score int) *tlsguard.TrustIgnored {
+		return &tlsguard.TrustIgnored{Grade: grade, Score: score}
+	}
 	for _, tc := range []struct {
-		host     string
-		grade    string
-		score    int
-		kx       int
-		caps     []string
-		warnings int
+		host         string
+		grade        string
+		score        int
+		kx           int
+		caps         []string
+		warnings     int
+		trustIgnored *tlsguard.TrustIgnored
 	}{
-		{"aplus.localhost", "A+", 96, 100, nil, 0},
-		{"nohsts.localhost", "A-", 96, 100, []string{"hsts.missing"}, 0},
-		{"shorthsts.localhost", "A-", 96, 100, []string{"hsts.short"}, 0},
-		{"tls12.localhost", "A-", 96, 100, []string{"protocol.no_tls13"}, 0},
-		{"cbc.localhost", "B", 96, 100, []string{"protocol.no_tls13", "cipher.no_aead"}, 0},
-		{"rsa1024.localhost", "B", 90, 80, []string{"key_exchange.weak"}, 0},
-		{"long.localhost", "A-", 96, 100, nil, 1},
-		{"selfsigned.example.com", "T", 96, 100, []string{"cert.self_signed"}, 0},
-		{"internal.example.com", "T", 96, 100, []string{"cert.internal_ca.public_name"}, 0},
-		{"sha1.localhost", "T", 93, 90, []string{"cert.signature.sha1"}, 0},
-		{"expired.localhost", "T", 96, 100, []string{"cert.expired"}, 0},
+		{"aplus.localhost", "A+", 96, 100, nil, 0, nil},
+		{"nohsts.localhost", "A-", 96, 100, []string{"hsts.missing"}, 0, nil},
+		{"shorthsts.localhost", "A-", 96, 100, []string{"hsts.short"}, 0, nil},
+		{"tls12.localhost", "A-", 96, 100, []string{"protocol.no_tls13"}, 0, nil},
+		{"cbc.localhost", "B", 96, 100, []string{"protocol.no_tls13", "cipher.no_aead"}, 0, nil},
+		{"rsa1024.localhost", "B", 90, 80, []string{"key_exchange.weak"}, 0, nil},
+		{"long.localhost", "A-", 96, 100, nil, 1, nil},
+		{"ed25519.localhost", "A+", 96, 100, nil, 0, nil},
+		{"selfsigned.example.com", "T", 0, 100, []string{"cert.self_signed"}, 0, trustIgnored("A+", 96)},
+		{"internal.example.com", "T", 0, 100, []string{"cert.internal_ca.public_name"}, 0, trustIgnored("A+", 96)},
+		{"sha1.localhost", "T", 0, 90, []string{"cert.signature.sha1"}, 0, trustIgnored("A+", 93)},
+		{"expired.localhost", "T", 0, 100, []string{"cert.expired"}, 0, trustIgnored("A+", 96)},
 	} {
 		t.Run("grade/"+tc.host, func(t *testing.T) {
 			s := siteReport(t, r, tc.host)
@@ -355,6 +372,9 @@ internal.example.com {
 				t.Fatalf("no grade: %s", s.Pending)
 			}
 			g := s.Grade
+			if (g.TrustIgnored == nil) != (tc.trustIgnored == nil) || (g.TrustIgnored != nil && *g.TrustIgnored != *tc.trustIgnored) {
+				t.Errorf("trust_ignored %+v, want %+v", g.TrustIgnored, tc.trustIgnored)
+			}
 			var caps []string
 			for _, c := range g.Caps {
 				caps = append(caps, c.Code)
@@ -380,6 +400,7 @@ internal.example.com {
 		"selfsigned.example.com": {"cert.self_signed.public_name"},
 		"internal.example.com":   {"cert.internal_ca.public_name"},
 		"aplus.localhost":        nil,
+		"ed25519.localhost":      {"cert.key.type_not_in_profile"},
 		"nohsts.localhost":       {"site.hsts.missing"},
 		"shorthsts.localhost":    {"site.hsts.below_profile"},
 	} {
@@ -403,11 +424,54 @@ internal.example.com {
 		if c := byName["selfsigned.example.com"]; !c.SelfSigned {
 			t.Errorf("selfsigned: %+v", c)
 		}
-		if c := byName["internal.example.com"]; !c.InternalCA || c.KeyType != "ecdsa" {
+		if c := byName["internal.example.com"]; c.IssuerKind != "internal" || c.KeyType != "ecdsa" {
 			t.Errorf("internal: %+v", c)
 		}
-		if c := byName["long.localhost"]; c.LifetimeDays < 399 || c.LifetimeDays > 401 {
-			t.Errorf("long: lifetime %.1f days", c.LifetimeDays)
+		if c := byName["long.localhost"]; c.LifetimeSeconds != 400*24*3600 {
+			t.Errorf("long: lifetime %d s, want 400 days", c.LifetimeSeconds)
+		}
+	})
+
+	// What openssl says of the certificate each site serves: the SHA-256
+	// fingerprint of the leaf (x509 -fingerprint -sha256), its pin, and
+	// the key size s_client reports ("Server public key is N bit").
+	t.Run("openssl", func(t *testing.T) {
+		byHost := map[string]tlsguard.CertReport{}
+		for _, c := range r.Certificates {
+			for _, n := range c.Names {
+				byHost[n] = c
+			}
+		}
+		insecure := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // reading what is served, not trusting it
+		for _, host := range []string{"aplus.localhost", "rsa1024.localhost", "ed25519.localhost", "expired.localhost", "internal.example.com"} {
+			c := byHost[host]
+			cs, err := dialTLS(host, insecure)
+			if err != nil {
+				t.Fatalf("%s: %v", host, err)
+			}
+			facts := opensslFactsOf(t, cs.PeerCertificates[0].Raw)
+			if c.SHA256Fingerprint != facts.fingerprint || c.SPKIPin != facts.pin || c.Serial != facts.serial {
+				t.Errorf("%s: sha256_fingerprint %s, spki_pin %s, serial %s; openssl: %s, %s, %s",
+					host, c.SHA256Fingerprint, c.SPKIPin, c.Serial, facts.fingerprint, facts.pin, facts.serial)
+			}
+			if s := siteReport(t, r, host); s.Certificate != facts.fingerprint {
+				t.Errorf("%s: sites[].certificate %s; openssl's SHA-256 fingerprint %s", host, s.Certificate, facts.fingerprint)
+			}
+			if bits := opensslKeyBits(t, host); c.KeyBits != bits {
+				t.Errorf("%s: key_bits %d (%s); openssl s_client says %d", host, c.KeyBits, c.KeyType, bits)
+			}
+		}
+		// Findings name a certificate as "[names] sha256:<prefix>": the
+		// start of the same fingerprint.
+		for _, f := range r.Findings {
+			names, fp, ok := strings.Cut(f.Certificate, "] sha256:")
+			if !ok {
+				continue
+			}
+			c := byHost[strings.Fields(strings.TrimPrefix(names, "["))[0]]
+			if len(fp) < 16 || !strings.HasPrefix(c.SHA256Fingerprint, fp) {
+				t.Errorf("finding %s names sha256:%s; the certificate's SHA-256 fingerprint is %s", f.Code, fp, c.SHA256Fingerprint)
+			}
 		}
 	})
 
@@ -427,12 +491,12 @@ internal.example.com {
 					}
 				}
 			}
-			if len(got) == 11 {
+			if len(got) == 12 {
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		if got["aplus.localhost"] != "A+" || got["cbc.localhost"] != "B" || got["selfsigned.example.com"] != "T" || len(got) != 11 {
+		if got["aplus.localhost"] != "A+" || got["cbc.localhost"] != "B" || got["selfsigned.example.com"] != "T" || len(got) != 12 {
 			t.Errorf("logged grades %v", got)
 		}
 	})
@@ -549,8 +613,8 @@ localhost {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
-			t.Errorf("%s /tlsguard/: %s, Allow %q; want 405 and Allow GET", method, resp.Status, resp.Header.Get("Allow"))
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s /tlsguard/: %s, Allow %q; want 405 and Allow GET, HEAD", method, resp.Status, resp.Header.Get("Allow"))
 		}
 	}
 
@@ -570,5 +634,105 @@ localhost {
 		if strings.HasPrefix(key, "tlsguard_handshakes_total") || strings.HasPrefix(key, "tlsguard_client_hellos_total") {
 			t.Errorf("telemetry off, yet %s is exported", key)
 		}
+	}
+}
+
+// TestTLSGuardRequireHSTS: with require_hsts, a site that does not send
+// HSTS on every response (no hsts handler, a header directive below the
+// profile's 63072000, a route that answers before hsts) refuses the config
+// in enforce mode, naming the site and the fix, and is an error finding
+// in audit and harden; a site covered by hsts, or by a header directive
+// of two years, passes.
+func TestTLSGuardRequireHSTS(t *testing.T) {
+	good := `
+rq-hsts.localhost {
+	hsts 300
+	respond "ok"
+}
+rq-header.localhost {
+	header Strict-Transport-Security "max-age=63072000; includeSubDomains"
+	respond "ok"
+}
+`
+	bad := `
+rq-none.localhost {
+	respond "ok"
+}
+rq-short.localhost {
+	header Strict-Transport-Security "max-age=300"
+	respond "ok"
+}
+rq-bypass.localhost {
+	route {
+		respond /health "up"
+		hsts
+		respond "ok"
+	}
+}
+`
+	option := func(mode string) string {
+		return "local_certs\n\ttlsguard {\n\t\trequire_hsts\n\t\tmode " + mode + "\n\t}"
+	}
+	load(t, caddyfile(option("enforce"), good), "caddyfile")
+	roots := localRoot(t)
+	waitCert(t, "rq-hsts.localhost", roots)
+	waitCert(t, "rq-header.localhost", roots)
+	c := client(roots)
+	url := "https://rq-hsts.localhost:" + strconv.Itoa(httpsPort) + "/"
+	if r := tlsguardReport(t); slices.Contains(findingCodesAll(r), "site.hsts.required") {
+		t.Errorf("covered sites reported: %+v", r.Findings)
+	}
+
+	t.Run("enforce_refuses", func(t *testing.T) {
+		msg := loadError(t, caddyfile(option("enforce"), good+bad), "caddyfile")
+		for _, want := range []string{
+			"profile intermediate (mode enforce) refuses 3 setting(s) of the config",
+			`site "rq-none.localhost": the HTTPS site sends no Strict-Transport-Security header (require_hsts) (site.hsts.required); fix: add the hsts directive to the site block`,
+			`site "rq-short.localhost": the header directive sends Strict-Transport-Security "max-age=300", not a valid header with max-age of at least 63072000`,
+			"fix: replace the header directive with the hsts directive, or raise its max-age to 63072000",
+			`site "rq-bypass.localhost": the static_response handler in route `,
+			"may answer requests before the site's HSTS source runs",
+			"fix: put the hsts directive before that handler",
+		} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("error lacks %q:\n%s", want, msg)
+			}
+		}
+		for _, covered := range []string{"rq-hsts.localhost", "rq-header.localhost"} {
+			if strings.Contains(msg, covered) {
+				t.Errorf("the covered site %s is named:\n%s", covered, msg)
+			}
+		}
+		resp, body := get(t, c, url)
+		if resp.StatusCode != http.StatusOK || body != "ok" || resp.Header.Get("Strict-Transport-Security") != "max-age=300; includeSubDomains" {
+			t.Errorf("after the refused load: %d %q %q; want the good config serving", resp.StatusCode, body, resp.Header.Get("Strict-Transport-Security"))
+		}
+	})
+
+	for _, mode := range []string{"audit", "harden"} {
+		t.Run(mode+"_reports", func(t *testing.T) {
+			mark := logMark()
+			load(t, caddyfile(option(mode), good+bad), "caddyfile")
+			r := tlsguardReport(t)
+			var sites []string
+			for _, f := range r.Findings {
+				if f.Code == "site.hsts.required" {
+					sites = append(sites, f.Site)
+					if f.Severity != tlsguard.SeverityError || f.Fix == "" || f.Server == "" {
+						t.Errorf("finding %+v", f)
+					}
+				}
+			}
+			slices.Sort(sites)
+			if want := []string{"rq-bypass.localhost", "rq-none.localhost", "rq-short.localhost"}; !slices.Equal(sites, want) {
+				t.Errorf("site.hsts.required for %v, want %v", sites, want)
+			}
+			if slices.Contains(findingCodes(r, "rq-none.localhost"), "site.hsts.missing") {
+				t.Error("the warning site.hsts.missing repeats the required finding")
+			}
+			if !waitLog(t, mark, "tlsguard finding", map[string]any{"code": "site.hsts.required", "site": "rq-none.localhost"}, 5*time.Second) {
+				t.Errorf("the finding was not logged: %v", logsSince(t, mark, "tlsguard finding", 0))
+			}
+		})
 	}
 }

@@ -2,13 +2,16 @@ package pinreport
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/hardtls/caddy-hardtls/internal/adminapi"
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 func init() {
@@ -21,7 +24,8 @@ func init() {
 //	GET /pinreport/<name>  the certificates that serve one name
 //
 // as JSON, or with ?format=tlsa (zone-file TLSA records; ?port= and
-// ?proto= set the owner name, default _443._tcp), ?format=okhttp (an
+// ?proto= set the owner name, by default the http app's https_port and
+// tcp), ?format=okhttp (an
 // OkHttp CertificatePinner) or ?format=android (a network security config
 // <pin-set>). It is read-only and holds no key material.
 type adminAPI struct{}
@@ -42,21 +46,12 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 // serveAdmin finds the running config's pinreport app; admin modules are
 // rebuilt before the apps of each config, so they cannot keep one.
 func serveAdmin(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		return caddy.APIError{
-			HTTPStatus: http.StatusMethodNotAllowed,
-			Err:        fmt.Errorf("method %s not allowed; the pinreport API is read-only, use GET", r.Method),
-		}
+	if err := adminapi.CheckMethod(w, r, "/pinreport/"); err != nil {
+		return err
 	}
-	v, err := caddy.ActiveContext().AppIfConfigured("pinreport")
+	v, err := adminapi.App("pinreport", "add the pinreport global option to the Caddyfile or apps.pinreport to the JSON config")
 	if err != nil {
-		status := http.StatusInternalServerError
-		if errors.Is(err, caddy.ErrNotConfigured) {
-			status = http.StatusNotFound
-			err = fmt.Errorf("the pinreport app is not configured; add the pinreport global option to the Caddyfile or a \"pinreport\" app to the JSON config")
-		}
-		return caddy.APIError{HTTPStatus: status, Err: err}
+		return err
 	}
 	app, ok := v.(*App)
 	if !ok {
@@ -73,7 +68,7 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	format := q.Get("format")
-	port, proto := 443, "tcp"
+	port, proto := a.httpsPort(), "tcp"
 	if format == "tlsa" {
 		if p := q.Get("port"); p != "" {
 			n, err := strconv.Atoi(p)
@@ -120,6 +115,17 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		err = bw.Flush()
 	}
 	return err
+}
+
+// httpsPort is the port the config serves HTTPS on, the default port of
+// the TLSA records: the http app's https_port, 443 unless it says
+// otherwise.
+func (a *App) httpsPort() int {
+	httpApp, _, err := certs.Apps(a.ctx)
+	if err != nil || httpApp == nil || httpApp.HTTPSPort == 0 {
+		return caddyhttp.DefaultHTTPSPort
+	}
+	return httpApp.HTTPSPort
 }
 
 func badRequest(format string, args ...any) error {

@@ -148,7 +148,7 @@ func TestAdminTextFormats(t *testing.T) {
 			"_443._tcp.a.example. IN TLSA 3 1 1 ",
 			"_443._tcp.a.example. IN TLSA 2 1 1 " + SPKIPin(ca.inter).Hex(),
 			"; *.w.example is a wildcard",
-			"_443._tcp.<host>.w.example. IN TLSA 3 1 1 " + leaf.spki.Hex(),
+			"_443._tcp.<host>.w.example. IN TLSA 3 1 1 " + leaf.SPKI.Hex(),
 		}},
 		{"/pinreport/a.example?format=tlsa&port=8443&proto=udp", []string{"_8443._udp.a.example. IN TLSA 2 1 1 "}},
 		{"/pinreport/a.example?format=okhttp", []string{
@@ -159,9 +159,9 @@ func TestAdminTextFormats(t *testing.T) {
 		}},
 		{"/pinreport/x.w.example?format=android", []string{
 			`<domain includeSubdomains="true">w.example</domain>`,
-			`<pin digest="SHA-256">` + leaf.spki.String() + `</pin>`,
+			`<pin digest="SHA-256">` + leaf.SPKI.String() + `</pin>`,
 			// the intermediate outlives the leaf
-			`<pin-set expiration="` + leaf.chain[0].notAfter.UTC().Format(time.DateOnly) + `">`,
+			`<pin-set expiration="` + leaf.Chain[0].NotAfter.UTC().Format(time.DateOnly) + `">`,
 		}},
 	} {
 		w, err := serve(t, a, http.MethodGet, tc.target)

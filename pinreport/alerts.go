@@ -7,6 +7,8 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 // level is how close to expiry a certificate is, worst last.
@@ -49,7 +51,7 @@ func parseSeverity(s string) (Severity, error) {
 			return sev, nil
 		}
 	}
-	return 0, fmt.Errorf("%q is not a severity; want info, warning or critical", s)
+	return 0, fmt.Errorf("min_severity %q is not a severity; want info, warning or critical", s)
 }
 
 // Alert events.
@@ -63,6 +65,7 @@ const (
 	EventRevoked        = "revoked"
 	EventPinChanged     = "pin_changed"
 	EventPinMismatch    = "pin_mismatch"
+	EventRenewed        = "renewed" // a newer certificate replaced one with the same names
 )
 
 // Alert is one notification: a log line and, with a webhook, the JSON
@@ -71,9 +74,9 @@ const (
 type Alert struct {
 	// ID is unique per alert and stays the same across webhook retries.
 	ID string `json:"id"`
-	// Event is one of renewal_overdue, expiry_warning, expiry_critical,
-	// expired, renewal_failed, obtain_failed, revoked, pin_changed and
-	// pin_mismatch.
+	// Event is one of renewed (info), renewal_overdue, expiry_warning,
+	// expiry_critical, expired, renewal_failed, obtain_failed, revoked,
+	// pin_changed and pin_mismatch.
 	Event    string    `json:"event"`
 	Severity string    `json:"severity"`
 	Time     time.Time `json:"time"`
@@ -87,45 +90,28 @@ type Alert struct {
 	// Host is the expected-pins host pattern that did not match.
 	Host         string   `json:"host,omitempty"`
 	ExpectedPins []string `json:"expected_pins,omitempty"`
-	OldPin       string   `json:"old_pin,omitempty"`
-	NewPin       string   `json:"new_pin,omitempty"`
+	// OldPin and NewPin are the leaf pins before and after a renewal.
+	OldPin string `json:"old_pin,omitempty"`
+	NewPin string `json:"new_pin,omitempty"`
 
 	Certificate *AlertCertificate `json:"certificate,omitempty"`
 
 	severity Severity
 }
 
-// AlertCertificate is the certificate an alert is about.
-type AlertCertificate struct {
-	Names             []string  `json:"names"`
-	IssuerKind        string    `json:"issuer_kind"`
-	Issuer            string    `json:"issuer"`
-	Serial            string    `json:"serial"`
-	NotBefore         time.Time `json:"not_before"`
-	NotAfter          time.Time `json:"not_after"`
-	RemainingSeconds  int64     `json:"remaining_seconds"`
-	SPKIPin           string    `json:"spki_pin"`
-	SHA256Fingerprint string    `json:"sha256_fingerprint"`
-}
+// AlertCertificate is the certificate an alert is about, in the shape
+// every hardtls report gives a certificate.
+type AlertCertificate = certs.Summary
 
 // newAlert starts an alert with a fresh ID.
 func newAlert(event string, sev Severity, now time.Time, msg string) Alert {
 	return Alert{ID: uuid.NewString(), Event: event, Severity: sev.String(), Time: now, Message: msg, severity: sev}
 }
 
-// alertCertificate describes e for an alert.
-func alertCertificate(e *entry, now time.Time) *AlertCertificate {
-	return &AlertCertificate{
-		Names:             e.names,
-		IssuerKind:        e.kind.String(),
-		Issuer:            e.issuer,
-		Serial:            serialHex(e.leaf),
-		NotBefore:         e.leaf.NotBefore,
-		NotAfter:          e.leaf.NotAfter,
-		RemainingSeconds:  int64(e.leaf.NotAfter.Sub(now) / time.Second),
-		SPKIPin:           e.spki.String(),
-		SHA256Fingerprint: fingerprintHex(e.fingerprint),
-	}
+// alertCertificate describes a certificate for an alert.
+func alertCertificate(f *certs.Facts, now time.Time) *AlertCertificate {
+	s := f.Summary(now)
+	return &s
 }
 
 // thresholds decide a certificate's level. A zero duration means the
@@ -154,9 +140,9 @@ func defaultGrace(lifetime time.Duration) time.Duration {
 
 // level returns the level of e at now and why.
 func (t thresholds) level(e *entry, now time.Time) (level, string) {
-	notAfter := e.leaf.NotAfter
+	notAfter := e.Leaf.NotAfter
 	remaining := notAfter.Sub(now)
-	lifetime := e.lifetime()
+	lifetime := e.Lifetime()
 	if !now.Before(notAfter) {
 		return levelExpired, "certificate has expired"
 	}
@@ -199,7 +185,7 @@ func (t thresholds) expiryAlert(e *entry, lvl level, why string, now time.Time) 
 		al = newAlert(event, SeverityWarning, now, msg)
 	}
 	al.Detail = why
-	al.Certificate = alertCertificate(e, now)
+	al.Certificate = alertCertificate(&e.Facts, now)
 	return al
 }
 

@@ -8,13 +8,15 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 // synthetic returns an entry valid from nb for lifetime, renewing at the
 // default third.
 func synthetic(nb time.Time, lifetime time.Duration) *entry {
 	leaf := &x509.Certificate{NotBefore: nb, NotAfter: nb.Add(lifetime)}
-	return &entry{leaf: leaf, names: []string{"a.example"}, renewAt: renewalPoint(leaf.NotBefore, leaf.NotAfter, 0)}
+	return &entry{Facts: certs.Facts{Leaf: leaf, Names: []string{"a.example"}}, renewAt: renewalPoint(leaf.NotBefore, leaf.NotAfter, 0)}
 }
 
 func TestCriticalWindow(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 func init() {
@@ -123,7 +125,7 @@ func (a *App) certFailed(e caddy.Event) {
 		al.Detail = "issuers tried: " + strings.Join(issuers, ", ")
 	}
 	if cur := a.current(id); cur != nil {
-		al.Certificate = alertCertificate(cur, al.Time)
+		al.Certificate = alertCertificate(&cur.Facts, al.Time)
 	}
 	a.raise(al)
 }
@@ -132,7 +134,8 @@ func (a *App) certRevoked(e caddy.Event) {
 	a.state.revocations.Add(1)
 	al := newAlert(EventRevoked, SeverityCritical, a.now(), "certificate revoked")
 	if cert, ok := e.Data["certificate"].(certmagic.Certificate); ok && cert.Leaf != nil {
-		al.Certificate = alertCertificate(newEntry(cert, origin{}, 0, newInterner()), al.Time)
+		facts := certs.NewFacts(&cert, certs.Origin{}, certs.NewInterner())
+		al.Certificate = alertCertificate(&facts, al.Time)
 		al.Detail = fmt.Sprintf("OCSP reports the certificate revoked (reason %v); certmagic renews it now", e.Data["reason"])
 	}
 	if subjects, ok := e.Data["subjects"].([]string); ok && len(subjects) > 0 {

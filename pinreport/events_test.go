@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 func newEvent(t *testing.T, name string, data map[string]any) caddy.Event {
@@ -105,7 +107,7 @@ func TestEventsRevoked(t *testing.T) {
 	if len(got) != 1 || a.state.revocations.Load() != 1 {
 		t.Fatalf("revocation: %d alerts, %d counted", len(got), a.state.revocations.Load())
 	}
-	if f := got[0].ContextMap(); f["serial"] != serialHex(cert.Leaf) || f["identifier"] != "r.example" {
+	if f := got[0].ContextMap(); f["serial"] != certs.SerialHex(cert.Leaf) || f["identifier"] != "r.example" {
 		t.Errorf("revocation alert fields %v", f)
 	}
 }

@@ -1,7 +1,6 @@
 package pinreport
 
 import (
-	"context"
 	"crypto"
 	"crypto/elliptic"
 	"crypto/tls"
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/hardtls/caddy-hardtls/internal/certs/certstest"
 	"github.com/hardtls/caddy-hardtls/internal/testpki"
 )
 
@@ -24,17 +24,6 @@ type testCA struct {
 }
 
 func newKey(tb testing.TB) crypto.Signer { return testpki.ECDSAKey(tb, elliptic.P256()) }
-
-// sharedKey is one key for tests that need many certificates and do not
-// care about their pins.
-var sharedKey crypto.Signer
-
-func newKeyOnce(tb testing.TB) crypto.Signer {
-	if sharedKey == nil {
-		sharedKey = newKey(tb)
-	}
-	return sharedKey
-}
 
 func rsaKey(tb testing.TB) crypto.Signer     { return testpki.RSAKey(tb, 2048) }
 func ed25519Key(tb testing.TB) crypto.Signer { return testpki.Ed25519Key(tb) }
@@ -53,48 +42,21 @@ func (ca *testCA) leaf(tb testing.TB, names []string, nb, na time.Time, key cryp
 	return ca.issuer.Issue(tb, testpki.Leaf{Names: names, Key: key, NotBefore: nb, Lifetime: na.Sub(nb)})
 }
 
-// testCache is a certmagic cache of its own, so tests do not touch
+// testCache is a certificate cache of its own, so tests do not touch
 // Caddy's global one.
-type testCache struct {
-	cache *certmagic.Cache
-	cfg   *certmagic.Config
-}
+type testCache struct{ cache *certstest.Cache }
 
-func newTestCache(tb testing.TB) *testCache {
-	tb.Helper()
-	tc := new(testCache)
-	tc.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return tc.cfg, nil },
-		Logger:           zap.NewNop(),
-	})
-	tc.cfg = certmagic.New(tc.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: tb.TempDir()},
-		Logger:  zap.NewNop(),
-		OCSP:    certmagic.OCSPConfig{DisableStapling: true},
-	})
-	tb.Cleanup(tc.cache.Stop)
-	return tc
-}
+func newTestCache(tb testing.TB) *testCache { return &testCache{cache: certstest.New(tb)} }
 
 // add caches a certificate as a manually loaded one and returns the
 // cache's record of it.
 func (tc *testCache) add(tb testing.TB, cert tls.Certificate) certmagic.Certificate {
 	tb.Helper()
-	hash, err := tc.cfg.CacheUnmanagedTLSCertificate(context.Background(), cert, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, c := range tc.cache.AllMatchingCertificates(cert.Leaf.DNSNames[0]) {
-		if c.Hash() == hash {
-			return c
-		}
-	}
-	tb.Fatalf("certificate %s not found in the cache after adding it", hash)
-	return certmagic.Certificate{}
+	return tc.cache.Add(tb, cert)
 }
 
 // remove drops a certificate from the cache.
-func (tc *testCache) remove(c certmagic.Certificate) { tc.cache.Remove([]string{c.Hash()}) }
+func (tc *testCache) remove(c certmagic.Certificate) { tc.cache.Drop(c) }
 
 // certFor returns the cached certificate of name.
 func certFor(tb testing.TB, tc *testCache, name string) certmagic.Certificate {
@@ -133,18 +95,13 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-// sightingOf is what a scan finding certs would sight.
-func sightingOf(s *state, certs []certmagic.Certificate) sighting {
-	var found sighting
-	for i := range certs {
-		if certs[i].Leaf == nil {
-			continue
-		}
-		if e, ok := s.byHash[certs[i].Hash()]; ok {
-			found.known = append(found.known, e)
-		} else {
-			found.fresh = append(found.fresh, &certs[i])
+// found is what a scan finding cached would pass to state.update.
+func found(cached []certmagic.Certificate) []*certmagic.Certificate {
+	var out []*certmagic.Certificate
+	for i := range cached {
+		if cached[i].Leaf != nil {
+			out = append(out, &cached[i])
 		}
 	}
-	return found
+	return out
 }

@@ -86,14 +86,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, e := range entries {
 		lvl, _ := c.thresholds.level(e, now)
 		byLevel[lvl]++
-		k := key{e.firstName(), e.kind.String()}
-		if cur, ok := newest[k]; !ok || e.leaf.NotAfter.After(cur.leaf.NotAfter) {
+		k := key{e.FirstName(), e.Kind.String()}
+		if cur, ok := newest[k]; !ok || e.Leaf.NotAfter.After(cur.Leaf.NotAfter) {
 			newest[k] = e
 		}
 	}
 	for k, e := range newest {
-		ch <- prometheus.MustNewConstMetric(c.notAfter, prometheus.GaugeValue, unixSeconds(e.leaf.NotAfter), k.name, k.kind)
-		ch <- prometheus.MustNewConstMetric(c.notBefore, prometheus.GaugeValue, unixSeconds(e.leaf.NotBefore), k.name, k.kind)
+		ch <- prometheus.MustNewConstMetric(c.notAfter, prometheus.GaugeValue, unixSeconds(e.Leaf.NotAfter), k.name, k.kind)
+		ch <- prometheus.MustNewConstMetric(c.notBefore, prometheus.GaugeValue, unixSeconds(e.Leaf.NotBefore), k.name, k.kind)
 	}
 	for lvl := range numLevels {
 		ch <- prometheus.MustNewConstMetric(c.certs, prometheus.GaugeValue, float64(byLevel[lvl]), lvl.String())

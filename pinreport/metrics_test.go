@@ -40,9 +40,9 @@ func TestCollector(t *testing.T) {
 	a2 := tc.add(t, ca.leaf(t, []string{"a.example"}, now, now.Add(90*24*time.Hour), nil))
 	old := tc.add(t, ca.leaf(t, []string{"old.example"}, now.Add(-90*24*time.Hour), now.Add(-time.Hour), nil))
 	s := newState()
-	scan := func(certs ...certmagic.Certificate) {
+	scan := func(cached ...certmagic.Certificate) {
 		s.scanMu.Lock()
-		ch := s.update(sightingOf(s, certs), buildManual(s.intern))
+		ch := s.update(found(cached), buildManual(s.intern))
 		s.publish(ch, now)
 		s.scanMu.Unlock()
 	}

@@ -2,7 +2,6 @@ package pinreport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -12,6 +11,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 func init() {
@@ -104,9 +106,17 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// UnmarshalJSON decodes the config like Caddy does, naming the field of a
+// value that does not decode (a bad scan_interval says so).
+func (a *App) UnmarshalJSON(b []byte) error {
+	type plain App
+	return strictjson.Decode(b, (*plain)(a))
+}
+
 // Provision sets up the app: it parses the expected pins, takes the state
 // shared with earlier configs, registers the metrics and subscribes the
-// event handler.
+// event handler. It logs nothing: a config refused later would leave
+// misleading lines; Start logs.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
@@ -162,11 +172,18 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("subscribing to certificate events: %v", err)
 	}
 	// Manually loaded certificates are announced while the tls app
-	// provisions; if it has not yet, let it do so now, subscribed.
-	if _, err := ctx.AppIfConfigured("tls"); err != nil && !errors.Is(err, caddy.ErrNotConfigured) {
-		return fmt.Errorf("loading the tls app: %v", err)
-	}
+	// provisions; if it has not yet, let it do so now, subscribed. If it
+	// fails, the config fails with it: Caddy keeps the tls app's error
+	// and reports it when its loop over the apps reaches that app, as
+	// when it loads the tls app first, without "loading pinreport app
+	// module" in front of an error that is not pinreport's.
+	_, _ = ctx.AppIfConfigured("tls")
+	return nil
+}
 
+// Start logs the warnings about the config (only a config that passed
+// validation gets here) and starts the scanner and the webhook sender.
+func (a *App) Start() error {
 	for _, rule := range a.rules {
 		if len(rule.pins) == 1 {
 			// Pinning one key without a backup locks clients out at the
@@ -178,6 +195,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 					"(see GET /pinreport/"+rule.pattern+"?format=okhttp); a leaf pin alone also needs "+
 					"reuse_private_keys, since every renewal changes the leaf key otherwise"))
 		}
+	}
+	ctx, cancel := context.WithCancel(a.ctx)
+	a.cancel = cancel
+	a.wg.Go(func() { a.run(ctx) })
+	if a.sink != nil {
+		a.wg.Go(func() { a.sink.run(ctx) })
 	}
 	return nil
 }
@@ -203,17 +226,6 @@ func (a *App) Validate() error {
 		if err := a.Webhook.validate(); err != nil {
 			return fmt.Errorf("webhook: %v", err)
 		}
-	}
-	return nil
-}
-
-// Start starts the scanner and the webhook sender.
-func (a *App) Start() error {
-	ctx, cancel := context.WithCancel(a.ctx)
-	a.cancel = cancel
-	a.wg.Go(func() { a.run(ctx) })
-	if a.sink != nil {
-		a.wg.Go(func() { a.sink.run(ctx) })
 	}
 	return nil
 }
@@ -246,6 +258,16 @@ func (a *App) requestScan() {
 	}
 }
 
+// ObservedNames returns the names seen in certificate cache events that
+// the config does not spell out (on-demand certificates, manually loaded
+// ones), so that tlsguard looks them up too.
+func (a *App) ObservedNames() []string {
+	if a.state == nil {
+		return nil
+	}
+	return a.state.observedNames()
+}
+
 // raise counts, logs and sends an alert.
 func (a *App) raise(al Alert) {
 	a.state.alerts[al.severity].Add(1)
@@ -261,4 +283,6 @@ var (
 	_ caddy.Provisioner  = (*App)(nil)
 	_ caddy.Validator    = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
+
+	_ certs.NameObserver = (*App)(nil)
 )

@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // provisionContext returns a Caddy context with an empty config, enough
@@ -52,8 +54,15 @@ func TestProvisionStartStop(t *testing.T) {
 		t.Errorf("registering the collector again: %v; want AlreadyRegisteredError", err)
 	}
 
+	// A config that runs says what is risky about it; Provision logs
+	// nothing, since Caddy may still refuse the config.
+	core, logs := observer.New(zap.InfoLevel)
+	a.logger = zap.New(core)
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if got := logs.FilterMessage("expected pins without a backup").All(); len(got) != 1 || got[0].ContextMap()["host"] != "a.example" {
+		t.Errorf("Start logged %v; want the single pin of a.example", logs.All())
 	}
 	waitFor(t, "the first scan", func() bool { _, at := a.state.snapshot(); return !at.IsZero() })
 	done := make(chan error)
@@ -77,7 +86,7 @@ func TestProvisionErrors(t *testing.T) {
 		errPart string
 	}{
 		{App{Pins: map[string][]string{"a.example": {"sha256/AAAA"}}}, `pins: host "a.example", pin 0: "sha256/AAAA" decodes to 3 bytes`},
-		{App{Webhook: &Webhook{URL: "https://a.example", MinSeverity: "loud"}}, `webhook: min_severity: "loud" is not a severity`},
+		{App{Webhook: &Webhook{URL: "https://a.example", MinSeverity: "loud"}}, `webhook: min_severity "loud" is not a severity`},
 	} {
 		a := tc.app
 		err := a.Provision(provisionContext(t))

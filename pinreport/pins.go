@@ -1,35 +1,23 @@
 package pinreport
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 // Pin is the SHA-256 digest of a DER-encoded SubjectPublicKeyInfo, the
 // value that HPKP (RFC 7469 section 2.4), OkHttp's CertificatePinner,
 // Android's <pin digest="SHA-256"> and DANE TLSA "x 1 1" records carry.
-type Pin [sha256.Size]byte
+type Pin = certs.Pin
 
 // SPKIPin returns the pin of a certificate's public key.
-func SPKIPin(cert *x509.Certificate) Pin {
-	return sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-}
-
-// String returns the pin as base64 (RFC 7469 pin-sha256), the form
-// Android's network security config takes.
-func (p Pin) String() string { return base64.StdEncoding.EncodeToString(p[:]) }
-
-// OkHttp returns the pin in OkHttp's "sha256/<base64>" form.
-func (p Pin) OkHttp() string { return "sha256/" + p.String() }
-
-// Hex returns the pin in lowercase hex, the form of TLSA record data.
-func (p Pin) Hex() string { return hex.EncodeToString(p[:]) }
+func SPKIPin(cert *x509.Certificate) Pin { return certs.SPKIPin(cert) }
 
 // TLSA usages used in the report (RFC 6698 section 2.1.1, RFC 7218
 // mnemonics): DANE-TA pins a trust anchor in the served chain, DANE-EE
@@ -38,12 +26,6 @@ const (
 	tlsaDANETA = 2
 	tlsaDANEEE = 3
 )
-
-// TLSA returns the data of a TLSA record with the given usage, selector 1
-// (SubjectPublicKeyInfo) and matching type 1 (SHA-256): "3 1 1 <hex>".
-func (p Pin) TLSA(usage int) string {
-	return fmt.Sprintf("%d 1 1 %s", usage, p.Hex())
-}
 
 // pinHowTo tells how to get a well-formed pin.
 const pinHowTo = "want the 44-character base64 of the SHA-256 of a SubjectPublicKeyInfo, optionally prefixed sha256/, " +

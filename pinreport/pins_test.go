@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 // Known answers for testdata/pin.example.pem, a certificate made with the
@@ -57,7 +59,7 @@ func TestPinKnownAnswers(t *testing.T) {
 	if got, want := p.TLSA(tlsaDANETA), "2 1 1 "+knownPinHex; got != want {
 		t.Errorf("TLSA %q, want %q", got, want)
 	}
-	if got := serialHex(cert); got != knownSerial {
+	if got := certs.SerialHex(cert); got != knownSerial {
 		t.Errorf("serial %s, openssl says %s", got, knownSerial)
 	}
 }

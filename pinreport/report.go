@@ -2,13 +2,12 @@ package pinreport
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 // Report is the JSON document of GET /pinreport/ and /pinreport/<name>.
@@ -23,26 +22,14 @@ type Report struct {
 }
 
 // CertificateReport is everything the inventory knows about one cached
-// certificate. There is no key material in it.
+// certificate: the facts every hardtls report gives (certs.Summary: names,
+// issuer, validity, key, SHA-256 fingerprint, SPKI pin...), then the
+// inventory's own. There is no key material in it.
 type CertificateReport struct {
-	Names      []string `json:"names"`
-	IssuerKind string   `json:"issuer_kind"`
+	certs.Summary
 	// IssuerKey is certmagic's name of the issuer that manages the
 	// certificate (empty for manual ones).
-	IssuerKey        string    `json:"issuer_key,omitempty"`
-	Issuer           string    `json:"issuer"`
-	Subject          string    `json:"subject,omitempty"`
-	Serial           string    `json:"serial"`
-	NotBefore        time.Time `json:"not_before"`
-	NotAfter         time.Time `json:"not_after"`
-	LifetimeSeconds  int64     `json:"lifetime_seconds"`
-	RemainingSeconds int64     `json:"remaining_seconds"`
-	KeyType          string    `json:"key_type"`
-	KeyBits          int       `json:"key_bits"`
-	// SHA256Fingerprint is the lowercase hex SHA-256 of the leaf's DER.
-	SHA256Fingerprint string `json:"sha256_fingerprint"`
-	// SPKIPin is base64(sha256(SubjectPublicKeyInfo)) of the leaf.
-	SPKIPin string `json:"spki_pin"`
+	IssuerKey string `json:"issuer_key,omitempty"`
 	// Chain is the served chain above the leaf, issuer first.
 	Chain []ChainCertificate `json:"chain"`
 	// TLSA holds "3 1 1" for the leaf and "2 1 1" for its issuer.
@@ -98,42 +85,28 @@ type reporter struct {
 
 // certificate renders one entry at now.
 func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
-	leaf := e.leaf
-	keyType, keyBits := keyInfo(leaf)
 	lvl, why := r.thresholds.level(e, now)
 	c := CertificateReport{
-		Names:             e.names,
-		IssuerKind:        e.kind.String(),
-		IssuerKey:         e.issuerKey,
-		Issuer:            e.issuer,
-		Subject:           e.subject,
-		Serial:            serialHex(leaf),
-		NotBefore:         leaf.NotBefore,
-		NotAfter:          leaf.NotAfter,
-		LifetimeSeconds:   int64(e.lifetime() / time.Second),
-		RemainingSeconds:  int64(leaf.NotAfter.Sub(now) / time.Second),
-		KeyType:           keyType,
-		KeyBits:           keyBits,
-		SHA256Fingerprint: fingerprintHex(e.fingerprint),
-		SPKIPin:           e.spki.String(),
-		Chain:             make([]ChainCertificate, len(e.chain)),
-		TLSA:              []string{e.spki.TLSA(tlsaDANEEE)},
-		State:             lvl.String(),
-		StateDetail:       why,
-		Renewal:           RenewalStatus{ExpectedAt: e.renewAt, Source: "window"},
+		Summary:     e.Summary(now),
+		IssuerKey:   e.IssuerKey,
+		Chain:       make([]ChainCertificate, len(e.Chain)),
+		TLSA:        []string{e.SPKI.TLSA(tlsaDANEEE)},
+		State:       lvl.String(),
+		StateDetail: why,
+		Renewal:     RenewalStatus{ExpectedAt: e.renewAt, Source: "window"},
 	}
-	for i, cc := range e.chain {
-		c.Chain[i] = ChainCertificate{Subject: cc.subject, SPKIPin: cc.spki.String(), NotAfter: cc.notAfter}
+	for i, cc := range e.Chain {
+		c.Chain[i] = ChainCertificate{Subject: cc.Subject, SPKIPin: cc.SPKI.String(), NotAfter: cc.NotAfter}
 	}
-	if p, ok := e.issuerPin(); ok {
+	if p, ok := e.IssuerPin(); ok {
 		c.TLSA = append(c.TLSA, p.TLSA(tlsaDANETA))
 	}
-	if !e.ariAt.IsZero() {
+	if !e.ARIAt.IsZero() {
 		c.Renewal.Source = "ari"
-		c.Renewal.ARIWindowStart, c.Renewal.ARIWindowEnd = timeOrNil(e.ariStart), timeOrNil(e.ariEnd)
+		c.Renewal.ARIWindowStart, c.Renewal.ARIWindowEnd = timeOrNil(e.ARIStart), timeOrNil(e.ARIEnd)
 	}
 	if r.state != nil {
-		st := r.state.status(e.names)
+		st := r.state.status(e.Names)
 		c.Renewal.LastObtained = timeOrNil(st.lastObtained)
 		if st.lastFailure.After(st.lastObtained) {
 			c.Renewal.LastFailure = timeOrNil(st.lastFailure)
@@ -141,8 +114,8 @@ func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
 			c.Renewal.ConsecutiveFailures = st.failures
 		}
 	}
-	if rules := r.rules.appliesTo(e.names); len(rules) > 0 {
-		chain := e.chainPins()
+	if rules := r.rules.appliesTo(e.Names); len(rules) > 0 {
+		chain := e.ChainPins()
 		for _, rule := range rules {
 			c.ExpectedPins = append(c.ExpectedPins, PinCheck{
 				Host:   rule.pattern,
@@ -188,7 +161,7 @@ func entriesFor(entries []*entry, name string) []*entry {
 	name = strings.ToLower(name)
 	var exact, wild []*entry
 	for _, e := range entries {
-		for _, n := range e.names {
+		for _, n := range e.Names {
 			n = strings.ToLower(n)
 			if n == name {
 				exact = append(exact, e)
@@ -204,17 +177,6 @@ func entriesFor(entries []*entry, name string) []*entry {
 	}
 	return append(exact, wild...)
 }
-
-// serialHex returns the serial number in uppercase hex, as
-// `openssl x509 -serial` prints it.
-func serialHex(cert *x509.Certificate) string {
-	if cert.SerialNumber == nil {
-		return ""
-	}
-	return strings.ToUpper(hex.EncodeToString(cert.SerialNumber.Bytes()))
-}
-
-func fingerprintHex(fp [sha256.Size]byte) string { return hex.EncodeToString(fp[:]) }
 
 func pinStrings(pins []Pin) []string {
 	out := make([]string, len(pins))

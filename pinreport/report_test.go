@@ -4,10 +4,14 @@ import (
 	"crypto/x509"
 	"testing"
 	"time"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 func TestEntriesFor(t *testing.T) {
-	mk := func(names ...string) *entry { return &entry{names: names, leaf: &x509.Certificate{}} }
+	mk := func(names ...string) *entry {
+		return &entry{Facts: certs.Facts{Names: names, Leaf: &x509.Certificate{}}}
+	}
 	wild, exact, other := mk("*.a.example"), mk("x.a.example", "y.a.example"), mk("b.example")
 	entries := []*entry{wild, exact, other}
 	for _, tc := range []struct {
@@ -28,7 +32,7 @@ func TestEntriesFor(t *testing.T) {
 		}
 		for i := range got {
 			if got[i] != tc.want[i] {
-				t.Errorf("%s: entry %d is %v, want %v", tc.name, i, got[i].names, tc.want[i].names)
+				t.Errorf("%s: entry %d is %v, want %v", tc.name, i, got[i].Names, tc.want[i].Names)
 			}
 		}
 	}
@@ -41,7 +45,7 @@ func TestCertificateReportStatus(t *testing.T) {
 	cert := tc.add(t, ca.leaf(t, []string{"a.example"}, now.Add(-time.Hour), now.Add(89*24*time.Hour), nil))
 	s := newState()
 	ariAt := now.Add(50 * 24 * time.Hour)
-	e := newEntry(cert, origin{kind: KindACME, issuerKey: "acme-ca", ariAt: ariAt, ariStart: ariAt.Add(-time.Hour), ariEnd: ariAt.Add(time.Hour)}, 0, s.intern)
+	e := newEntry(&cert, certs.Origin{Kind: KindACME, IssuerKey: "acme-ca", ARIAt: ariAt, ARIStart: ariAt.Add(-time.Hour), ARIEnd: ariAt.Add(time.Hour)}, 0, s.intern)
 
 	s.mu.Lock()
 	st := s.nameStatusLocked("a.example")

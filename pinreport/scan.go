@@ -8,6 +8,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 // Scan timing after an event: certmagic emits cert_obtained before the
@@ -55,13 +57,12 @@ func (a *App) run(ctx context.Context) {
 func (a *App) scan() {
 	start := time.Now()
 	now := a.now()
-	httpApp, tlsApp, err := apps(a.ctx)
+	httpApp, tlsApp, err := certs.Apps(a.ctx)
 	if err != nil {
 		a.logger.Error("reading the config's sites", zap.Error(err))
 	}
-	names := ServedNames(httpApp, tlsApp)
 	observed := a.state.observedNames()
-	names = append(names, without(observed, names)...)
+	names := certs.AppendMissing(certs.Names(httpApp, tlsApp), observed)
 	lookup := a.lookup
 	if lookup == nil {
 		lookup = caddytls.AllMatchingCertificates
@@ -71,20 +72,24 @@ func (a *App) scan() {
 			lookup = func(string) []certmagic.Certificate { return nil }
 		}
 	}
+	found := certs.Collect(names, lookup)
+	var policies []*caddytls.AutomationPolicy
+	if tlsApp != nil && tlsApp.Automation != nil {
+		policies = tlsApp.Automation.Policies
+	}
+
 	s := a.state
 	s.scanMu.Lock()
-	found := s.sight(names, lookup)
-	cl := a.newClassifier(tlsApp)
-	ch := s.update(found, func(cert certmagic.Certificate) *entry {
-		o := cl.origin(cert)
-		return newEntry(cert, o, cl.ratio(cert.Names), s.intern)
+	cl := certs.NewClassifier(a.ctx, a.storage)
+	ch := s.update(found.Certs, func(cert *certmagic.Certificate) *entry {
+		return newEntry(cert, cl.Origin(cert), renewalRatio(policies, cert.Names), s.intern)
 	})
 	alerts := a.evaluate(ch, now)
 	s.publish(ch, now)
 	total := len(s.byHash)
 	s.scanMu.Unlock()
 
-	s.forget(intersect(found.missing, observed))
+	s.forget(intersect(found.Missing, observed))
 	for _, al := range alerts {
 		a.raise(al)
 	}
@@ -93,25 +98,8 @@ func (a *App) scan() {
 		zap.Int("added", len(ch.added)),
 		zap.Int("removed", len(ch.removed)),
 		zap.Int("replaced", len(ch.replaced)),
+		zap.Int("names_without_certificate", len(found.Missing)),
 		zap.Duration("took", time.Since(start)))
-}
-
-// without returns the elements of a that are not in b.
-func without(a, b []string) []string {
-	if len(b) == 0 {
-		return a
-	}
-	set := make(map[string]struct{}, len(b))
-	for _, s := range b {
-		set[s] = struct{}{}
-	}
-	out := a[:0:0]
-	for _, s := range a {
-		if _, ok := set[s]; !ok {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // intersect returns the elements of a that are in b.
@@ -138,20 +126,27 @@ func intersect(a, b []string) []string {
 func (a *App) evaluate(ch scanChanges, now time.Time) []Alert {
 	var alerts []Alert
 	for _, r := range ch.replaced {
-		if r.old.spki == r.new.spki {
-			a.logger.Info("certificate replaced; key unchanged",
-				zap.Strings("names", r.new.names),
-				zap.String("old_serial", serialHex(r.old.leaf)),
-				zap.String("new_serial", serialHex(r.new.leaf)),
-				zap.String("pin", r.new.spki.String()))
+		oldSerial := certs.SerialHex(r.old.Leaf)
+		keyKept := r.old.SPKI == r.new.SPKI
+		al := newAlert(EventRenewed, SeverityInfo, now, "certificate renewed")
+		al.OldPin, al.NewPin = r.old.SPKI.String(), r.new.SPKI.String()
+		al.Detail = "a newer certificate for the same names replaced serial " + oldSerial
+		if keyKept {
+			al.Detail += "; key kept: pins and TLSA 3 1 1 records stay valid"
+		} else {
+			al.Detail += "; key changed (see the pin_changed alert)"
+		}
+		al.Certificate = alertCertificate(&r.new.Facts, now)
+		alerts = append(alerts, al)
+		if keyKept {
 			continue
 		}
 		a.state.pinChanges.Add(1)
-		al := newAlert(EventPinChanged, SeverityWarning, now, "certificate key changed")
-		al.OldPin, al.NewPin = r.old.spki.String(), r.new.spki.String()
-		al.Detail = "the leaf SPKI pin and its TLSA 3 1 1 record changed (old serial " + serialHex(r.old.leaf) +
+		al = newAlert(EventPinChanged, SeverityWarning, now, "certificate key changed")
+		al.OldPin, al.NewPin = r.old.SPKI.String(), r.new.SPKI.String()
+		al.Detail = "the leaf SPKI pin and its TLSA 3 1 1 record changed (old serial " + oldSerial +
 			"); update DANE records and leaf pins, or keep the key with reuse_private_keys"
-		al.Certificate = alertCertificate(r.new, now)
+		al.Certificate = alertCertificate(&r.new.Facts, now)
 		alerts = append(alerts, al)
 	}
 	for _, e := range a.state.byHash {
@@ -164,8 +159,8 @@ func (a *App) evaluate(ch scanChanges, now time.Time) []Alert {
 		if len(a.rules) == 0 {
 			continue
 		}
-		for _, rule := range a.rules.appliesTo(e.names) {
-			if rule.matchesChain(e.chainPins()) || slices.Contains(e.mismatched, rule.pattern) {
+		for _, rule := range a.rules.appliesTo(e.Names) {
+			if rule.matchesChain(e.ChainPins()) || slices.Contains(e.mismatched, rule.pattern) {
 				continue
 			}
 			e.mismatched = append(e.mismatched, rule.pattern)
@@ -175,7 +170,7 @@ func (a *App) evaluate(ch scanChanges, now time.Time) []Alert {
 			al.ExpectedPins = pinStrings(rule.pins)
 			al.Detail = "no certificate of the served chain has one of the expected pins; clients that pin " +
 				rule.pattern + " refuse this chain"
-			al.Certificate = alertCertificate(e, now)
+			al.Certificate = alertCertificate(&e.Facts, now)
 			alerts = append(alerts, al)
 		}
 	}

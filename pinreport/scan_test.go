@@ -3,10 +3,12 @@ package pinreport
 import (
 	"context"
 	"crypto"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 )
 
@@ -34,7 +36,7 @@ func TestScanAlertsOncePerCertificate(t *testing.T) {
 	if got := messages(logs); len(got) != 0 {
 		t.Fatalf("fresh certificate: logged %v", got)
 	}
-	if view, _ := a.state.snapshot(); len(view) != 1 || view[0].hash != first.Hash() {
+	if view, _ := a.state.snapshot(); len(view) != 1 || view[0].Hash != first.Hash() {
 		t.Fatalf("inventory %v; want the one cached certificate", view)
 	}
 
@@ -56,14 +58,14 @@ func TestScanAlertsOncePerCertificate(t *testing.T) {
 		t.Fatalf("critical then expired: logged %v", got)
 	}
 
-	// A renewal with a new key: a pin change, and the thresholds re-arm
-	// for the new certificate.
+	// A renewal with a new key: an info alert that it was renewed, a pin
+	// change, and the thresholds re-arm for the new certificate.
 	renewedAt := clk.t
 	tc.remove(first)
 	renewed := tc.add(t, ca.leaf(t, []string{"a.example"}, renewedAt, renewedAt.Add(90*24*time.Hour), nil))
 	a.scan()
-	if got := messages(logs); len(got) != 1 || got[0] != "certificate key changed" {
-		t.Fatalf("renewal: logged %v; want one key change", got)
+	if got := messages(logs); len(got) != 2 || got[0] != "certificate renewed" || got[1] != "certificate key changed" {
+		t.Fatalf("renewal: logged %v; want renewed, then one key change", got)
 	}
 	if a.state.pinChanges.Load() != 1 {
 		t.Errorf("pin changes %d, want 1", a.state.pinChanges.Load())
@@ -79,14 +81,23 @@ func TestScanAlertsOncePerCertificate(t *testing.T) {
 	tc.remove(renewed)
 	tc.add(t, ca.leaf(t, []string{"a.example"}, clk.t, clk.t.Add(90*24*time.Hour), key.(crypto.Signer)))
 	a.scan()
-	if got := messages(logs); len(got) != 1 || got[0] != "certificate replaced; key unchanged" {
-		t.Fatalf("same-key renewal: logged %v", got)
+	entries := logs.FilterMessage("certificate renewed").All()
+	logs.TakeAll()
+	if len(entries) != 1 || entries[0].Message != "certificate renewed" || entries[0].Level != zapcore.InfoLevel {
+		t.Fatalf("same-key renewal: logged %v; want one info alert", entries)
+	}
+	if f := entries[0].ContextMap(); f["event"] != EventRenewed || f["severity"] != "info" || f["old_pin"] != f["new_pin"] ||
+		!strings.Contains(f["detail"].(string), "key kept") {
+		t.Errorf("same-key renewal alert %v", f)
 	}
 	if a.state.pinChanges.Load() != 1 {
 		t.Errorf("pin changes %d after a same-key renewal, want still 1", a.state.pinChanges.Load())
 	}
 	if n := a.state.alerts[SeverityWarning].Load() + a.state.alerts[SeverityCritical].Load(); n != 5 {
 		t.Errorf("%d warning and critical alerts counted; want 5 (2 overdue, expiring, expired, key change)", n)
+	}
+	if n := a.state.alerts[SeverityInfo].Load(); n != 2 {
+		t.Errorf("%d info alerts counted; want 2 (two renewals)", n)
 	}
 }
 
@@ -192,10 +203,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestNameSets(t *testing.T) {
-	if got := without([]string{"a", "b", "c"}, []string{"b"}); len(got) != 2 || got[0] != "a" || got[1] != "c" {
-		t.Errorf("without = %v", got)
-	}
+func TestIntersect(t *testing.T) {
 	if got := intersect([]string{"a", "b", "c"}, []string{"c", "a"}); len(got) != 2 || got[0] != "a" || got[1] != "c" {
 		t.Errorf("intersect = %v", got)
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 // Text views of the inventory, ready to paste: a DNS zone-file fragment
@@ -17,7 +19,7 @@ import (
 // by host name: no IP addresses, no e-mail addresses or URIs.
 func dnsNames(e *entry) []string {
 	var out []string
-	for _, n := range e.names {
+	for _, n := range e.Names {
 		if net.ParseIP(n) != nil || strings.ContainsAny(n, "@:/") {
 			continue
 		}
@@ -36,15 +38,15 @@ func writeTLSA(w io.Writer, entries []*entry, port int, proto string, now time.T
 	ew.printf("; 2 1 1 (DANE-TA) pins the issuer key. Publish the next records before a key changes.\n")
 	for _, e := range entries {
 		ew.printf("\n; %s  serial %s  expires %s  issuer %s\n",
-			strings.Join(e.names, " "), serialHex(e.leaf), e.leaf.NotAfter.UTC().Format(time.RFC3339), e.issuer)
-		issuer, hasIssuer := e.issuerPin()
+			strings.Join(e.Names, " "), certs.SerialHex(e.Leaf), e.Leaf.NotAfter.UTC().Format(time.RFC3339), e.Issuer)
+		issuer, hasIssuer := e.IssuerPin()
 		for _, n := range dnsNames(e) {
 			if strings.HasPrefix(n, "*.") {
 				ew.printf("; %s is a wildcard: add the records below under _%d._%s.<host> for each host it serves\n", n, port, proto)
 				n = "<host>" + n[1:]
 			}
 			owner := fmt.Sprintf("_%d._%s.%s.", port, proto, strings.TrimSuffix(n, "."))
-			ew.printf("%s IN TLSA %s\n", owner, e.spki.TLSA(tlsaDANEEE))
+			ew.printf("%s IN TLSA %s\n", owner, e.SPKI.TLSA(tlsaDANEEE))
 			if hasIssuer {
 				ew.printf("%s IN TLSA %s\n", owner, issuer.TLSA(tlsaDANETA))
 			}
@@ -62,11 +64,11 @@ type snippetPin struct {
 // snippetPins returns the pins to paste for e: the served chain, then
 // the configured expected pins that are not in it (backups).
 func snippetPins(e *entry, rules pinRules) []snippetPin {
-	out := []snippetPin{{e.spki, fmt.Sprintf("leaf %s, changes on renewal unless reuse_private_keys is on", e.firstName())}}
-	for _, cc := range e.chain {
-		out = append(out, snippetPin{cc.spki, "issuer " + cc.subject})
+	out := []snippetPin{{e.SPKI, fmt.Sprintf("leaf %s, changes on renewal unless reuse_private_keys is on", e.FirstName())}}
+	for _, cc := range e.Chain {
+		out = append(out, snippetPin{cc.SPKI, "issuer " + cc.Subject})
 	}
-	for _, rule := range rules.appliesTo(e.names) {
+	for _, rule := range rules.appliesTo(e.Names) {
 	next:
 		for _, p := range rule.pins {
 			for _, have := range out {
@@ -121,10 +123,10 @@ func writeAndroid(w io.Writer, entries []*entry, rules pinRules, now time.Time) 
 			}
 			ew.printf("        <domain includeSubdomains=%q>%s</domain>\n", sub, html.EscapeString(n))
 		}
-		expires := e.leaf.NotAfter
-		for _, cc := range e.chain {
-			if cc.notAfter.After(expires) {
-				expires = cc.notAfter
+		expires := e.Leaf.NotAfter
+		for _, cc := range e.Chain {
+			if cc.NotAfter.After(expires) {
+				expires = cc.NotAfter
 			}
 		}
 		ew.printf("        <pin-set expiration=%q>\n", expires.UTC().Format(time.DateOnly))

@@ -1,7 +1,6 @@
 package pinreport
 
 import (
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 // states shares one state among the pinreport apps of successive configs:
@@ -30,7 +31,7 @@ type state struct {
 	scanMu sync.Mutex
 	byHash map[string]*entry
 	slots  map[string]*entry // the newest entry of each slot
-	intern interner
+	intern *certs.Interner
 	gen    uint64
 
 	mu        sync.RWMutex
@@ -61,7 +62,7 @@ func newState() *state {
 	return &state{
 		byHash:   make(map[string]*entry),
 		slots:    make(map[string]*entry),
-		intern:   newInterner(),
+		intern:   certs.NewInterner(),
 		names:    make(map[string]*nameStatus),
 		observed: make(map[string]struct{}),
 	}
@@ -80,93 +81,30 @@ type scanChanges struct {
 
 type replacement struct{ old, new *entry }
 
-// sighting is what the cache lookups of one scan found.
-type sighting struct {
-	known   []*entry                 // certificates already in the inventory
-	fresh   []*certmagic.Certificate // certificates seen for the first time
-	missing []string                 // names that found no certificate
-}
-
-// minNamesPerWorker keeps small scans on one goroutine.
-const minNamesPerWorker = 2048
-
-// sight looks names up in the cache. The lookups (certmagic takes its
-// lock and tries every wildcard form of a name) are most of a scan's
-// work, so they run on all CPUs; they only read byHash. The caller holds
-// scanMu.
-func (s *state) sight(names []string, lookup func(string) []certmagic.Certificate) sighting {
-	workers := min(runtime.GOMAXPROCS(0), len(names)/minNamesPerWorker+1)
-	parts := make([]sighting, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		chunk := names[w*len(names)/workers : (w+1)*len(names)/workers]
-		wg.Go(func() {
-			part := sighting{known: make([]*entry, 0, len(chunk))}
-			for _, name := range chunk {
-				certs := lookup(name)
-				if len(certs) == 0 {
-					part.missing = append(part.missing, name)
-				}
-				for i := range certs {
-					if certs[i].Leaf == nil {
-						continue
-					}
-					if e, ok := s.byHash[certs[i].Hash()]; ok {
-						part.known = append(part.known, e)
-					} else {
-						part.fresh = append(part.fresh, &certs[i]) // no copy of the large struct
-					}
-				}
-			}
-			parts[w] = part
-		})
-	}
-	wg.Wait()
-	if workers == 1 {
-		return parts[0]
-	}
-	var all sighting
-	for _, p := range parts {
-		all.known = append(all.known, p.known...)
-		all.fresh = append(all.fresh, p.fresh...)
-		all.missing = append(all.missing, p.missing...)
-	}
-	return all
-}
-
-// update makes what was sighted the inventory. build computes the entry
-// of a certificate seen for the first time (nil skips it). The caller
-// holds scanMu.
-func (s *state) update(found sighting, build func(certmagic.Certificate) *entry) scanChanges {
+// update makes the certificates found the inventory. build computes the
+// entry of a certificate seen for the first time (nil skips it). The
+// caller holds scanMu.
+func (s *state) update(found []*certmagic.Certificate, build func(*certmagic.Certificate) *entry) scanChanges {
 	var ch scanChanges
 	s.gen++
 	gen := s.gen
-	current := make([]*entry, 0, len(found.known)+len(found.fresh))
-	for _, e := range found.known {
+	current := make([]*entry, 0, len(found))
+	if len(s.byHash) == 0 && len(found) > 0 {
+		s.byHash = make(map[string]*entry, len(found)) // spare the first scan the map's growth
+	}
+	for _, cert := range found {
+		e, ok := s.byHash[cert.Hash()]
+		if !ok {
+			if e = build(cert); e == nil {
+				continue
+			}
+			s.byHash[e.Hash] = e
+			ch.added = append(ch.added, e)
+		}
 		if e.gen != gen { // a certificate found under several names
 			e.gen = gen
 			current = append(current, e)
 		}
-	}
-	if len(s.byHash) == 0 && len(found.fresh) > 0 {
-		s.byHash = make(map[string]*entry, len(found.fresh)) // spare the first scan the map's growth
-	}
-	for _, cert := range found.fresh {
-		if e, ok := s.byHash[cert.Hash()]; ok {
-			if e.gen != gen {
-				e.gen = gen
-				current = append(current, e)
-			}
-			continue
-		}
-		e := build(*cert)
-		if e == nil {
-			continue
-		}
-		e.gen = gen
-		s.byHash[e.hash] = e
-		ch.added = append(ch.added, e)
-		current = append(current, e)
 	}
 	if len(current) < len(s.byHash) {
 		for hash, e := range s.byHash {
@@ -182,7 +120,7 @@ func (s *state) update(found sighting, build func(certmagic.Certificate) *entry)
 		case cur == nil:
 			s.slots[e.slot] = e
 		case cur == e:
-		case e.leaf.NotBefore.After(cur.leaf.NotBefore):
+		case e.Leaf.NotBefore.After(cur.Leaf.NotBefore):
 			ch.replaced = append(ch.replaced, replacement{old: cur, new: e})
 			s.slots[e.slot] = e
 		case cur.gen != gen:
@@ -232,10 +170,10 @@ func (s *state) publish(ch scanChanges, now time.Time) {
 }
 
 func compareEntries(a, b *entry) int {
-	if c := strings.Compare(a.firstName(), b.firstName()); c != 0 {
+	if c := strings.Compare(a.FirstName(), b.FirstName()); c != 0 {
 		return c
 	}
-	return strings.Compare(a.hash, b.hash)
+	return strings.Compare(a.Hash, b.Hash)
 }
 
 // snapshot returns the current entries in no particular order, and when

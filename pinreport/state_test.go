@@ -1,15 +1,16 @@
 package pinreport
 
 import (
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
-func buildManual(in interner) func(certmagic.Certificate) *entry {
-	return func(c certmagic.Certificate) *entry { return newEntry(c, origin{kind: KindManual}, 0, in) }
+func buildManual(in *certs.Interner) func(*certmagic.Certificate) *entry {
+	return func(c *certmagic.Certificate) *entry { return newEntry(c, certs.Origin{Kind: KindManual}, 0, in) }
 }
 
 func TestStateUpdate(t *testing.T) {
@@ -21,54 +22,54 @@ func TestStateUpdate(t *testing.T) {
 	s := newState()
 	build := buildManual(s.intern)
 
-	ch := s.update(sightingOf(s, []certmagic.Certificate{a1, b, a1, {}}), build)
+	ch := s.update(found([]certmagic.Certificate{a1, b, a1, {}}), build)
 	if len(ch.added) != 2 || len(ch.removed) != 0 || len(ch.replaced) != 0 {
 		t.Fatalf("first scan: %d added, %d removed, %d replaced; want 2, 0, 0", len(ch.added), len(ch.removed), len(ch.replaced))
 	}
 	s.publish(ch, now)
 	view, scanned := s.sortedSnapshot()
-	if len(view) != 2 || view[0].firstName() != "a.example" || !scanned.Equal(now) {
+	if len(view) != 2 || view[0].FirstName() != "a.example" || !scanned.Equal(now) {
 		t.Fatalf("view %v at %s: want a.example then b.example at %s", view, scanned, now)
 	}
 
 	// The same certificates again: nothing changes, entries are reused.
 	first := s.byHash[a1.Hash()]
-	ch = s.update(sightingOf(s, []certmagic.Certificate{b, a1}), build)
+	ch = s.update(found([]certmagic.Certificate{b, a1}), build)
 	if len(ch.added)+len(ch.removed)+len(ch.replaced) != 0 || s.byHash[a1.Hash()] != first {
 		t.Fatalf("unchanged scan reported changes %+v or rebuilt an entry", ch)
 	}
 
 	// a is renewed: the newer certificate takes its slot.
 	a2 := tc.add(t, ca.leaf(t, []string{"a.example"}, now, now.Add(2*time.Hour), nil))
-	ch = s.update(sightingOf(s, []certmagic.Certificate{a2, b}), build)
-	if len(ch.replaced) != 1 || ch.replaced[0].old.hash != a1.Hash() || ch.replaced[0].new.hash != a2.Hash() {
+	ch = s.update(found([]certmagic.Certificate{a2, b}), build)
+	if len(ch.replaced) != 1 || ch.replaced[0].old.Hash != a1.Hash() || ch.replaced[0].new.Hash != a2.Hash() {
 		t.Fatalf("renewal: replaced %+v; want a1 → a2", ch.replaced)
 	}
-	if len(ch.removed) != 1 || ch.removed[0].hash != a1.Hash() {
+	if len(ch.removed) != 1 || ch.removed[0].Hash != a1.Hash() {
 		t.Errorf("renewal: removed %v; want a1", ch.removed)
 	}
 
 	// Old and new both cached for a while: the newest keeps the slot and
 	// nothing flips back and forth.
 	for range 2 {
-		ch = s.update(sightingOf(s, []certmagic.Certificate{a1, a2, b}), build)
+		ch = s.update(found([]certmagic.Certificate{a1, a2, b}), build)
 		if len(ch.replaced) != 0 {
 			t.Fatalf("old and new cached together: replaced %+v; want none", ch.replaced)
 		}
 	}
-	if s.slots["manual|a.example"].hash != a2.Hash() {
+	if s.slots["manual|a.example"].Hash != a2.Hash() {
 		t.Error("the older certificate took the slot back")
 	}
 
 	// The newer one leaves and the older stays: the slot follows, but it
 	// is not a renewal.
-	ch = s.update(sightingOf(s, []certmagic.Certificate{a1, b}), build)
-	if len(ch.replaced) != 0 || s.slots["manual|a.example"].hash != a1.Hash() {
-		t.Errorf("newer certificate left: replaced %+v, slot %s", ch.replaced, s.slots["manual|a.example"].hash)
+	ch = s.update(found([]certmagic.Certificate{a1, b}), build)
+	if len(ch.replaced) != 0 || s.slots["manual|a.example"].Hash != a1.Hash() {
+		t.Errorf("newer certificate left: replaced %+v, slot %s", ch.replaced, s.slots["manual|a.example"].Hash)
 	}
 
 	// Everything leaves: entries and slots go.
-	ch = s.update(sightingOf(s, nil), build)
+	ch = s.update(found(nil), build)
 	if len(ch.removed) != 2 || len(s.byHash) != 0 || len(s.slots) != 0 {
 		t.Errorf("empty scan: removed %d, %d entries and %d slots left", len(ch.removed), len(s.byHash), len(s.slots))
 	}
@@ -108,30 +109,6 @@ func TestStateEventBookkeeping(t *testing.T) {
 	s.forget([]string{"x.example"})
 	if names := s.observedNames(); len(names) != 1 || names[0] != "y.example" {
 		t.Errorf("after forget: %v", names)
-	}
-}
-
-func TestStateSight(t *testing.T) {
-	ca := newTestCA(t, "sight")
-	tc := newTestCache(t)
-	now := time.Now()
-	var names []string
-	for i := range 3 * minNamesPerWorker { // enough for several workers
-		name := "h" + strconv.Itoa(i) + ".example"
-		names = append(names, name)
-		if i%3 != 0 {
-			tc.add(t, ca.leaf(t, []string{name}, now, now.Add(time.Hour), newKeyOnce(t)))
-		}
-	}
-	s := newState()
-	found := s.sight(names, tc.cache.AllMatchingCertificates)
-	if len(found.fresh) != 2*minNamesPerWorker || len(found.known) != 0 || len(found.missing) != minNamesPerWorker {
-		t.Fatalf("first sighting: %d fresh, %d known, %d missing", len(found.fresh), len(found.known), len(found.missing))
-	}
-	s.update(found, buildManual(s.intern))
-	found = s.sight(names, tc.cache.AllMatchingCertificates)
-	if len(found.fresh) != 0 || len(found.known) != 2*minNamesPerWorker {
-		t.Fatalf("second sighting: %d fresh, %d known", len(found.fresh), len(found.known))
 	}
 }
 

@@ -104,8 +104,23 @@ func (wh *Webhook) provision() error {
 	wh.minSeverity = SeverityWarning
 	if wh.MinSeverity != "" {
 		if wh.minSeverity, err = parseSeverity(wh.MinSeverity); err != nil {
-			return fmt.Errorf("min_severity: %v", err)
+			return err
 		}
+	}
+	return nil
+}
+
+// CheckMinSeverity reports whether s names a severity: info, warning or
+// critical.
+func CheckMinSeverity(s string) error {
+	_, err := parseSeverity(s)
+	return err
+}
+
+// CheckRetries reports whether n retries are allowed: 0 to 20.
+func CheckRetries(n int) error {
+	if n < 0 || n > maxWebhookRetries {
+		return fmt.Errorf("retries %d is out of range; want 0 to %d", n, maxWebhookRetries)
 	}
 	return nil
 }
@@ -141,10 +156,8 @@ func (wh *Webhook) validate() error {
 		return fmt.Errorf("timeout %s is negative; want a positive duration such as 10s", wh.timeout)
 	case wh.backoff < 0:
 		return fmt.Errorf("backoff %s is negative; want a positive duration such as 1s", wh.backoff)
-	case wh.retries < 0 || wh.retries > maxWebhookRetries:
-		return fmt.Errorf("retries %d is out of range; want 0 to %d", wh.retries, maxWebhookRetries)
 	}
-	return nil
+	return CheckRetries(wh.retries)
 }
 
 // sink delivers alerts to a webhook from one goroutine, in order. It

@@ -184,7 +184,7 @@ func TestWebhookConfig(t *testing.T) {
 		}
 	}
 	bad := &Webhook{URL: "https://a.example", MinSeverity: "loud"}
-	if err := bad.provision(); err == nil || !strings.Contains(err.Error(), `min_severity: "loud" is not a severity`) {
+	if err := bad.provision(); err == nil || !strings.Contains(err.Error(), `min_severity "loud" is not a severity`) {
 		t.Errorf("min_severity loud: %v", err)
 	}
 	secret := &Webhook{URL: "https://a.example", Secret: "{env.PINREPORT_UNSET_" + "SECRET}"}

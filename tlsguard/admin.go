@@ -2,11 +2,12 @@ package tlsguard
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/hardtls/caddy-hardtls/internal/adminapi"
 )
 
 // adminPath is where the report is served.
@@ -30,21 +31,17 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{{Pattern: adminPath, Handler: caddy.AdminHandlerFunc(serveReport)}}
 }
 
-// serveReport answers GET /tlsguard/ with the report as JSON.
+// serveReport answers GET (and HEAD) /tlsguard/ with the report as JSON.
 func serveReport(w http.ResponseWriter, r *http.Request) error {
+	if err := adminapi.CheckMethod(w, r, adminPath); err != nil {
+		return err
+	}
 	if r.URL.Path != adminPath {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no such tlsguard resource: %s (the report is at %s)", r.URL.Path, adminPath)}
 	}
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed; the tlsguard report is read with GET", r.Method)}
-	}
-	appIface, err := caddy.ActiveContext().AppIfConfigured("tlsguard")
-	if errors.Is(err, caddy.ErrNotConfigured) {
-		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("the tlsguard app is not configured (add the tlsguard global option or apps.tlsguard)")}
-	}
+	appIface, err := adminapi.App("tlsguard", "add the tlsguard global option to the Caddyfile or apps.tlsguard to the JSON config")
 	if err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+		return err
 	}
 	app, ok := appIface.(*App)
 	if !ok {

@@ -17,11 +17,14 @@ func TestAdminReportErrors(t *testing.T) {
 		allow        string
 		msg          string
 	}{
-		{http.MethodPost, "/tlsguard/", http.StatusMethodNotAllowed, "GET", "method POST not allowed"},
-		{http.MethodDelete, "/tlsguard/", http.StatusMethodNotAllowed, "GET", "method DELETE not allowed"},
+		{http.MethodPost, "/tlsguard/", http.StatusMethodNotAllowed, "GET, HEAD", "method POST not allowed"},
+		{http.MethodDelete, "/tlsguard/", http.StatusMethodNotAllowed, "GET, HEAD", "method DELETE not allowed"},
+		{http.MethodPost, "/tlsguard/servers", http.StatusMethodNotAllowed, "GET, HEAD", "method POST not allowed"},
 		{http.MethodGet, "/tlsguard/servers", http.StatusNotFound, "", "no such tlsguard resource"},
-		// No config is running in this test binary.
+		// No config is running in this test binary: HEAD gets as far as
+		// GET does.
 		{http.MethodGet, "/tlsguard/", http.StatusNotFound, "", "the tlsguard app is not configured"},
+		{http.MethodHead, "/tlsguard/", http.StatusNotFound, "", "the tlsguard app is not configured"},
 	} {
 		rec := httptest.NewRecorder()
 		err := serveReport(rec, httptest.NewRequest(tc.method, tc.path, nil))

@@ -1,17 +1,13 @@
 package tlsguard
 
 import (
-	"crypto/x509"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddypki"
 	"github.com/caddyserver/certmagic"
 
 	"github.com/hardtls/caddy-hardtls/hstspolicy"
-	"github.com/hardtls/caddy-hardtls/pinreport"
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 // An assessment is what tlsguard knows at one moment about the served
@@ -22,7 +18,8 @@ type assessment struct {
 	certs    []CertReport
 	servers  []ServerReport
 	findings Findings // certificate and site findings
-	// complete is true when every site has a certificate to grade.
+	// complete is true when every site has a grade and every name the
+	// config serves a certificate.
 	complete bool
 }
 
@@ -32,8 +29,9 @@ type SiteReport struct {
 	// Policy is the index of the connection policy the site's handshakes
 	// select; null when none does.
 	Policy *int `json:"policy"`
-	// Certificate is the SHA-256 hash of the certificate Caddy serves for
-	// the site; empty until Caddy has one.
+	// Certificate is the SHA-256 fingerprint (lowercase hex of the leaf's
+	// DER, as certificates[].sha256_fingerprint) of the certificate Caddy
+	// serves for the site; empty until Caddy has one.
 	Certificate string `json:"certificate,omitempty"`
 	// HSTS is the Strict-Transport-Security value the site sends now and
 	// HSTSSource what sends it: the hsts handler or a header directive.
@@ -49,14 +47,19 @@ func (a *App) assess() *assessment {
 	now := a.now()
 	as := &assessment{at: now, complete: true}
 
-	served, err := pinreport.ServedCertificates(a.ctx)
+	found, err := certs.Served(a.ctx)
 	if err != nil {
 		as.findings = append(as.findings, Finding{Severity: SeverityWarning, Code: "cert.enumeration_failed",
 			Message: fmt.Sprintf("listing the served certificates: %v", err)})
 	}
-	internal := internalChecker(a.ctx)
-	for _, cert := range served {
-		cr, fs := lintCertificate(a.profile, cert, internal, now)
+	// A name the config serves that has no certificate yet (being
+	// issued, or failing) leaves the startup grades incomplete.
+	if len(found.Missing) > 0 {
+		as.complete = false
+	}
+	facts := a.factsOf(found.Distinct())
+	for _, f := range facts {
+		cr, fs := lintCertificate(a.profile, f, now)
 		as.certs = append(as.certs, cr)
 		as.findings = append(as.findings, fs...)
 	}
@@ -64,7 +67,11 @@ func (a *App) assess() *assessment {
 	for _, srv := range a.servers {
 		sr := ServerReport{Name: srv.name, Policies: srv.policies}
 		for _, s := range srv.sites {
-			rep, fs := a.assessSite(srv, s, served, as.certs, now)
+			var cr *CertReport
+			if i := certs.ServedFor(facts, s.host); i >= 0 {
+				cr = &as.certs[i]
+			}
+			rep, fs := a.assessSite(srv, s, cr, now)
 			if rep.Grade == nil {
 				as.complete = false
 			}
@@ -79,29 +86,54 @@ func (a *App) assess() *assessment {
 	return as
 }
 
+// factsOf returns the facts of the served certificates. Facts are
+// computed once per certificate (classifying one may read storage) and
+// kept while the certificate is served.
+func (a *App) factsOf(served []*certmagic.Certificate) []*certs.Facts {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var cl *certs.Classifier
+	next := make(map[string]*certs.Facts, len(served))
+	out := make([]*certs.Facts, 0, len(served))
+	for _, c := range served {
+		f, ok := a.facts[c.Hash()]
+		if !ok {
+			if cl == nil {
+				// A certificate was found, so the config has a tls app
+				// and with it a storage.
+				cl = certs.NewClassifier(a.ctx, a.ctx.Storage())
+			}
+			facts := certs.NewFacts(c, cl.Origin(c), a.intern)
+			f = &facts
+		}
+		next[c.Hash()] = f
+		out = append(out, f)
+	}
+	a.facts = next
+	return out
+}
+
 // assessSite grades one site with its policy, certificate and HSTS header.
-func (a *App) assessSite(srv *server, s site, served []certmagic.Certificate, certs []CertReport, now time.Time) (SiteReport, Findings) {
+// cr is the certificate Caddy serves for the site, nil when it has none.
+func (a *App) assessSite(srv *server, s site, cr *CertReport, now time.Time) (SiteReport, Findings) {
 	rep := SiteReport{Host: s.host}
 	var fs Findings
 	add := func(sev Severity, code, fix, format string, args ...any) {
 		fs = append(fs, Finding{Severity: sev, Code: code, Server: srv.name, Site: s.host, Message: fmt.Sprintf(format, args...), Fix: fix})
 	}
 
-	value, hdr, issues := hstsOf(s.hsts, now)
-	switch {
-	case s.hsts == nil:
-		note := ""
-		if s.hstsPartial {
-			note = " on every response (an hsts handler exists only under a narrower matcher)"
-		}
-		add(SeverityWarning, "site.hsts.missing", "add the hsts directive to the site block (it sends max-age=63072000; includeSubDomains)",
-			"the HTTPS site sends no Strict-Transport-Security header%s", note)
-	case s.hsts.kind == hstsFromHeader:
-		rep.HSTS, rep.HSTSSource = value, s.hsts.kind
+	src := s.hsts.src
+	value, hdr, issues := hstsOf(src, now)
+	if src != nil {
+		rep.HSTS, rep.HSTSSource = value, src.kind
+	}
+	// With require_hsts, the config's site.hsts.required finding says it.
+	if why, fix := s.hsts.gap(); why != "" && !a.RequireHSTS {
+		add(SeverityWarning, "site.hsts.missing", fix, "%s", why)
+	}
+	if src != nil && src.kind == hstsFromHeader {
 		add(SeverityWarning, "site.hsts.no_handler", "replace the header directive with the hsts directive",
 			"HSTS comes from a header directive, which a proxied response can duplicate and which is not checked; the hsts handler sends exactly one valid header")
-	default:
-		rep.HSTS, rep.HSTSSource = value, s.hsts.kind
 	}
 	if hdr != nil && hdr.MaxAge != nil && *hdr.MaxAge < a.profile.HSTSMinAge {
 		add(SeverityInfo, "site.hsts.below_profile", fmt.Sprintf("raise max_age to %d once HTTPS works everywhere", a.profile.HSTSMinAge),
@@ -120,13 +152,11 @@ func (a *App) assessSite(srv *server, s site, served []certmagic.Certificate, ce
 		rep.Pending = "the site's connection policy drops every connection"
 		return rep, fs
 	}
-	ci := certificateFor(served, s.host)
-	if ci < 0 {
+	if cr == nil {
 		rep.Pending = "Caddy has no certificate for this site yet"
 		return rep, fs
 	}
-	cr := certs[ci]
-	rep.Certificate = cr.Hash
+	rep.Certificate = cr.SHA256Fingerprint
 
 	in := GradeInput{
 		Versions:   versionsBetween(settings.MinVersion, settings.MaxVersion),
@@ -147,50 +177,6 @@ func (a *App) assessSite(srv *server, s site, served []certmagic.Certificate, ce
 	g := Rate(in)
 	rep.Grade = &g
 	return rep, fs
-}
-
-// internalChecker returns a function that tells whether Caddy's internal
-// CA issued a certificate, from the CAs of the config's pki app.
-func internalChecker(ctx caddy.Context) issuedByInternal {
-	var cas, roots []*x509.Certificate
-	if app, err := ctx.AppIfConfigured("pki"); err == nil {
-		if pki, ok := app.(*caddypki.PKI); ok {
-			for _, ca := range pki.CAs {
-				if root := ca.RootCertificate(); root != nil {
-					roots = append(roots, root)
-					cas = append(cas, root)
-				}
-				cas = append(cas, ca.IntermediateCertificateChain()...)
-			}
-		}
-	}
-	return internalCheckerFrom(cas, roots)
-}
-
-// internalCheckerFrom tells whether a leaf was issued by one of cas, or
-// came with a chain certificate signed by one of roots (intermediates
-// rotate, so the leaf may predate the current one). With no CA known (no
-// pki app loaded), the issuer name of Caddy's local CA decides.
-func internalCheckerFrom(cas, roots []*x509.Certificate) issuedByInternal {
-	return func(leaf *x509.Certificate, chain [][]byte) bool {
-		for _, ca := range cas {
-			if leaf.CheckSignatureFrom(ca) == nil {
-				return true
-			}
-		}
-		for _, der := range chain[min(1, len(chain)):] {
-			ic, err := x509.ParseCertificate(der)
-			if err != nil {
-				continue
-			}
-			for _, root := range roots {
-				if ic.CheckSignatureFrom(root) == nil {
-					return true
-				}
-			}
-		}
-		return len(cas) == 0 && strings.HasPrefix(leaf.Issuer.CommonName, "Caddy Local Authority")
-	}
 }
 
 // hstsOf returns the header a source sends now, parsed.

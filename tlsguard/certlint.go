@@ -1,36 +1,22 @@
 package tlsguard
 
 import (
-	"bytes"
 	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
-// CertReport describes one certificate Caddy may serve.
+// CertReport describes one certificate Caddy may serve, in the shape
+// every hardtls report gives a certificate (certs.Summary).
 type CertReport struct {
-	Names     []string  `json:"names"`
-	Hash      string    `json:"sha256"`
-	Issuer    string    `json:"issuer"`
-	KeyType   string    `json:"key_type"`
-	KeyBits   int       `json:"key_bits"`
-	Signature string    `json:"signature_algorithm"`
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	// LifetimeDays is NotAfter minus NotBefore, in days.
-	LifetimeDays float64 `json:"lifetime_days"`
-	SelfSigned   bool    `json:"self_signed,omitempty"`
-	// InternalCA is true when Caddy's own CA (the pki app, tls internal)
-	// issued the certificate.
-	InternalCA bool `json:"internal_ca,omitempty"`
+	certs.Summary
 
 	// caps are the grade caps the certificate earns on any site, and
 	// lifetimeWarning the grade warning about its lifetime.
@@ -38,36 +24,24 @@ type CertReport struct {
 	lifetimeWarning string
 }
 
-// label names the certificate in findings: its names and hash prefix.
+// label names the certificate in findings: its names and the start of
+// its SHA-256 fingerprint.
 func (cr CertReport) label() string {
-	hash := cr.Hash
-	if len(hash) > 12 {
-		hash = hash[:12]
+	fp := cr.SHA256Fingerprint
+	if len(fp) > 16 {
+		fp = fp[:16]
 	}
-	return fmt.Sprintf("[%s] sha256:%s", strings.Join(cr.Names, " "), hash)
+	return fmt.Sprintf("[%s] sha256:%s", strings.Join(cr.Names, " "), fp)
 }
-
-// issuedByInternal reports whether Caddy's internal CA issued a leaf
-// served with the given chain (DER, leaf first).
-type issuedByInternal func(leaf *x509.Certificate, chain [][]byte) bool
 
 // lintCertificate checks one served certificate against the profile: key
 // type and size, signature algorithm, lifetime, validity at now, and
 // whether it is self-signed or from Caddy's internal CA on a public name.
-func lintCertificate(p Profile, cert certmagic.Certificate, internal issuedByInternal, now time.Time) (CertReport, Findings) {
-	leaf := cert.Leaf
-	cr := CertReport{
-		Names:        slices.Clone(cert.Names),
-		Hash:         cert.Hash(),
-		Issuer:       leaf.Issuer.String(),
-		Signature:    leaf.SignatureAlgorithm.String(),
-		NotBefore:    leaf.NotBefore,
-		NotAfter:     leaf.NotAfter,
-		LifetimeDays: float64(leaf.NotAfter.Sub(leaf.NotBefore)) / float64(day),
-	}
-	cr.KeyType, cr.KeyBits = keyInfo(leaf)
-	cr.SelfSigned = selfSigned(leaf)
-	cr.InternalCA = !cr.SelfSigned && internal != nil && internal(leaf, cert.Certificate.Certificate)
+func lintCertificate(p Profile, f *certs.Facts, now time.Time) (CertReport, Findings) {
+	leaf := f.Leaf
+	cr := CertReport{Summary: f.Summary(now)}
+	cr.Names = slices.Clone(cr.Names)
+	lifetimeDays := float64(f.Lifetime()) / float64(day)
 
 	var out Findings
 	add := func(sev Severity, code, fix, format string, args ...any) {
@@ -108,11 +82,11 @@ func lintCertificate(p Profile, cert certmagic.Certificate, internal issuedByInt
 		}
 	}
 
-	if lifetime := leaf.NotAfter.Sub(leaf.NotBefore); lifetime > p.MaxCertLifetime {
+	if f.Lifetime() > p.MaxCertLifetime {
 		days := int(p.MaxCertLifetime / day)
 		add(SeverityWarning, "cert.lifetime.over_profile", fmt.Sprintf("use certificates valid for at most %d days (ACME CAs issue 90 days or less)", days),
-			"the certificate is valid for %.0f days, more than profile %s's %d", cr.LifetimeDays, p.Name, days)
-		cr.lifetimeWarning = fmt.Sprintf("certificate lifetime of %.0f days exceeds %d days", cr.LifetimeDays, days)
+			"the certificate is valid for %.0f days, more than profile %s's %d", lifetimeDays, p.Name, days)
+		cr.lifetimeWarning = fmt.Sprintf("certificate lifetime of %.0f days exceeds %d days", lifetimeDays, days)
 	}
 
 	switch {
@@ -134,7 +108,7 @@ func lintCertificate(p Profile, cert certmagic.Certificate, internal issuedByInt
 				"the certificate is self-signed but names public hosts (%s) that no browser will trust it for", strings.Join(public, ", "))
 		}
 	}
-	if cr.InternalCA && len(public) > 0 {
+	if f.Kind == certs.KindInternal && !cr.SelfSigned && len(public) > 0 {
 		add(SeverityError, "cert.internal_ca.public_name", "remove tls internal (or local_certs) for public names so Caddy uses a public ACME CA",
 			"Caddy's internal CA issued the certificate for public hosts (%s); only machines that ran caddy trust accept it", strings.Join(public, ", "))
 	}
@@ -147,7 +121,7 @@ func lintCertificate(p Profile, cert certmagic.Certificate, internal issuedByInt
 // installs it).
 func (cr CertReport) siteCaps(site string) []Cap {
 	caps := slices.Clone(cr.caps)
-	if cr.InternalCA && !certmagic.SubjectIsInternal(site) {
+	if cr.IssuerKind == certs.KindInternal.String() && !cr.SelfSigned && !certmagic.SubjectIsInternal(site) {
 		caps = append(caps, Cap{Grade: GradeT, Code: "cert.internal_ca.public_name",
 			Reason: "Caddy's internal CA issued the certificate for a public name"})
 	}
@@ -166,28 +140,4 @@ func publicNames(names []string) []string {
 		}
 	}
 	return out
-}
-
-// keyInfo returns the key type and size of the certificate's public key.
-func keyInfo(leaf *x509.Certificate) (string, int) {
-	switch k := leaf.PublicKey.(type) {
-	case *rsa.PublicKey:
-		return "rsa", k.N.BitLen()
-	case *ecdsa.PublicKey:
-		return "ecdsa", k.Curve.Params().BitSize
-	case ed25519.PublicKey:
-		return "ed25519", 253
-	}
-	return strings.ToLower(leaf.PublicKeyAlgorithm.String()), 0
-}
-
-// selfSigned reports whether the leaf is signed by its own key. A SHA-1
-// self-signature counts although Go refuses to verify SHA-1 signatures.
-func selfSigned(leaf *x509.Certificate) bool {
-	if !bytes.Equal(leaf.RawIssuer, leaf.RawSubject) {
-		return false
-	}
-	err := leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature)
-	var insecure x509.InsecureAlgorithmError
-	return err == nil || errors.As(err, &insecure)
 }

@@ -5,12 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 	"github.com/hardtls/caddy-hardtls/internal/testpki"
 )
 
@@ -31,6 +31,12 @@ type testCA = testpki.CA
 func newTestCA(t testing.TB, cn string) *testCA {
 	t.Helper()
 	return testpki.NewCA(t, cn, nil)
+}
+
+// factsOf computes the facts of a certificate with the given origin.
+func factsOf(cert *certmagic.Certificate, o certs.Origin) *certs.Facts {
+	f := certs.NewFacts(cert, o, certs.NewInterner())
+	return &f
 }
 
 // generate returns the certificate as Caddy's cache holds it.
@@ -55,7 +61,6 @@ func (tc testCert) generate(t testing.TB) certmagic.Certificate {
 func TestLintCertificate(t *testing.T) {
 	ca := newTestCA(t, "Test CA")
 	local := newTestCA(t, "Caddy Local Authority - ECC Intermediate")
-	isLocal := func(leaf *x509.Certificate, _ [][]byte) bool { return leaf.CheckSignatureFrom(local.Cert) == nil }
 	now := time.Now()
 
 	for _, tc := range []struct {
@@ -102,7 +107,11 @@ func TestLintCertificate(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(cert.Leaf)
 			}
-			cr, fs := lintCertificate(tc.profile, cert, isLocal, now)
+			o := certs.Origin{Kind: certs.KindManual}
+			if tc.cert.issuer == local {
+				o.Kind = certs.KindInternal
+			}
+			cr, fs := lintCertificate(tc.profile, factsOf(&cert, o), now)
 			if !slices.Equal(codes(fs), tc.findings) {
 				t.Errorf("findings %v, want %v\n%v", codes(fs), tc.findings, fs)
 			}
@@ -133,8 +142,8 @@ func caRSA(t *testing.T) *testCA {
 func TestSiteCaps(t *testing.T) {
 	local := newTestCA(t, "Caddy Local Authority - ECC Intermediate")
 	cert := testCert{names: []string{"app.localhost", "shop.example.com"}, issuer: local}.generate(t)
-	cr, _ := lintCertificate(intermediateProfile(), cert, func(*x509.Certificate, [][]byte) bool { return true }, time.Now())
-	if !cr.InternalCA {
+	cr, _ := lintCertificate(intermediateProfile(), factsOf(&cert, certs.Origin{Kind: certs.KindInternal}), time.Now())
+	if cr.IssuerKind != "internal" {
 		t.Fatal("not seen as internal")
 	}
 	if caps := cr.siteCaps("app.localhost"); len(caps) != 0 {
@@ -142,41 +151,6 @@ func TestSiteCaps(t *testing.T) {
 	}
 	if caps := capCodes(cr.siteCaps("shop.example.com")); !slices.Equal(caps, []string{"cert.internal_ca.public_name"}) {
 		t.Errorf("public site caps %v", caps)
-	}
-}
-
-func TestSelfSignedSHA1(t *testing.T) {
-	cert := testCert{names: []string{"example.com"}, rsaBits: 2048, sig: x509.SHA1WithRSA}.generate(t)
-	if !selfSigned(cert.Leaf) {
-		t.Fatal("a SHA-1 self-signed certificate is not seen as self-signed")
-	}
-	issued := testCert{names: []string{"example.com"}, issuer: newTestCA(t, "example.com")}.generate(t)
-	if selfSigned(issued.Leaf) {
-		t.Fatal("a certificate whose issuer has its subject's name is seen as self-signed")
-	}
-}
-
-func TestInternalCheckerFallsBackToIssuerName(t *testing.T) {
-	check := internalCheckerFrom(nil, nil)
-	local := testCert{names: []string{"x.example"}, issuer: newTestCA(t, "Caddy Local Authority - 2026 ECC Root")}.generate(t)
-	other := testCert{names: []string{"x.example"}, issuer: newTestCA(t, "R11")}.generate(t)
-	if !check(local.Leaf, local.Certificate.Certificate) || check(other.Leaf, other.Certificate.Certificate) {
-		t.Fatal("the issuer name fallback is wrong")
-	}
-}
-
-func TestInternalCheckerByChain(t *testing.T) {
-	root := newTestCA(t, "Some Root")
-	inter := root.Intermediate(t, "Old Intermediate")
-	leaf := testCert{names: []string{"a.example"}, issuer: inter}.generate(t)
-	// The pki app now has a new intermediate; the served chain still
-	// carries the old one, signed by the same root.
-	check := internalCheckerFrom([]*x509.Certificate{root.Cert, newTestCA(t, "New Intermediate").Cert}, []*x509.Certificate{root.Cert})
-	if !check(leaf.Leaf, leaf.Certificate.Certificate) {
-		t.Fatal("a leaf from a rotated intermediate of the internal root is not seen as internal")
-	}
-	if strings.HasPrefix(leaf.Leaf.Issuer.CommonName, "Caddy") {
-		t.Fatal("test set-up: the issuer name must not decide")
 	}
 }
 

@@ -59,13 +59,30 @@ type Score struct {
 
 // Grade is the rating of one site.
 type Grade struct {
-	Grade          string   `json:"grade"`
-	Score          int      `json:"score"`
-	Protocol       Score    `json:"protocol_support"`
-	KeyExchange    Score    `json:"key_exchange"`
-	CipherStrength Score    `json:"cipher_strength"`
-	Caps           []Cap    `json:"caps,omitempty"`
-	Warnings       []string `json:"warnings,omitempty"`
+	// Grade is the letter, A+ to F, or T when the certificate is not
+	// trusted (self-signed, expired or not yet valid, SHA-1, Caddy's
+	// internal CA on a public name).
+	Grade string `json:"grade"`
+	// Score is the final score, 0 to 100; 0 with grade T, as the rating
+	// guide's Certificate Inspection and testssl.sh give it.
+	Score int `json:"score"`
+	// Protocol, KeyExchange and CipherStrength are the category scores
+	// of the configuration, computed whatever the trust.
+	Protocol       Score `json:"protocol_support"`
+	KeyExchange    Score `json:"key_exchange"`
+	CipherStrength Score `json:"cipher_strength"`
+	// TrustIgnored is the grade and score the site would get if its
+	// certificate were trusted, as SSL Labs shows them ("if trust issues
+	// are ignored"); only with grade T.
+	TrustIgnored *TrustIgnored `json:"trust_ignored,omitempty"`
+	Caps         []Cap         `json:"caps,omitempty"`
+	Warnings     []string      `json:"warnings,omitempty"`
+}
+
+// TrustIgnored is a grade and score that leave the trust caps out.
+type TrustIgnored struct {
+	Grade string `json:"grade"`
+	Score int    `json:"score"`
 }
 
 // GradeInput is what the rating guide looks at, as far as it is known
@@ -156,7 +173,16 @@ func Rate(in GradeInput) Grade {
 	}
 	g.Caps = caps
 	g.Warnings = slices.Clone(in.Warnings)
-	g.Grade = finalGrade(letter(g.Score), caps, len(g.Warnings) > 0)
+	warned := len(g.Warnings) > 0
+	g.Grade = finalGrade(letter(g.Score), caps, warned)
+	if g.Grade == GradeT {
+		// Certificate Inspection: a certificate that is not trusted
+		// zeroes the score; what the configuration earns otherwise is
+		// kept apart.
+		trusted := slices.DeleteFunc(slices.Clone(caps), func(c Cap) bool { return c.Grade == GradeT })
+		g.TrustIgnored = &TrustIgnored{Grade: finalGrade(letter(g.Score), trusted, warned), Score: g.Score}
+		g.Score = 0
+	}
 	return g
 }
 

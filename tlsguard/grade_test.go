@@ -37,6 +37,7 @@ func TestRate(t *testing.T) {
 		grade               string
 		score, proto, kx, c int
 		caps                []string
+		trustIgnored        *TrustIgnored // with grade T
 	}{
 		{name: "caddy defaults, ecdsa, hsts 2y",
 			in:    GradeInput{Versions: both, Suites: caddySuites, Curves: curves, KeyType: "ecdsa", KeyBits: 256, HSTS: twoYears},
@@ -91,11 +92,13 @@ func TestRate(t *testing.T) {
 		{name: "self-signed",
 			in: GradeInput{Versions: both, Suites: caddySuites, Curves: curves, KeyType: "ecdsa", KeyBits: 256, HSTS: twoYears,
 				CertCaps: []Cap{{GradeT, "cert.self_signed", "self-signed"}}},
-			grade: "T", score: 96, proto: 100, kx: 100, c: 90, caps: []string{"cert.self_signed"}},
+			grade: "T", score: 0, proto: 100, kx: 100, c: 90, caps: []string{"cert.self_signed"},
+			trustIgnored: &TrustIgnored{Grade: "A+", Score: 96}},
 		{name: "trust beats an F",
 			in: GradeInput{Versions: both, Suites: caddySuites, Curves: curves, KeyType: "rsa", KeyBits: 768,
 				CertCaps: []Cap{{GradeT, "cert.expired", "expired"}}},
-			grade: "T", score: 78, proto: 100, kx: 40, c: 90, caps: []string{"key_exchange.insecure", "hsts.missing", "cert.expired"}},
+			grade: "T", score: 0, proto: 100, kx: 40, c: 90, caps: []string{"key_exchange.insecure", "hsts.missing", "cert.expired"},
+			trustIgnored: &TrustIgnored{Grade: "F", Score: 78}},
 		{name: "md5 signature",
 			in: GradeInput{Versions: both, Suites: caddySuites, Curves: curves, KeyType: "rsa", KeyBits: 2048, HSTS: twoYears,
 				CertCaps: []Cap{{GradeF, "cert.signature.md5", "md5"}}},
@@ -122,6 +125,9 @@ func TestRate(t *testing.T) {
 			}
 			if g.Protocol.Weighted != tc.proto*30/100 || g.KeyExchange.Weighted != tc.kx*30/100 || g.CipherStrength.Weighted != tc.c*40/100 {
 				t.Errorf("weighted %+v %+v %+v", g.Protocol, g.KeyExchange, g.CipherStrength)
+			}
+			if (g.TrustIgnored == nil) != (tc.trustIgnored == nil) || (g.TrustIgnored != nil && *g.TrustIgnored != *tc.trustIgnored) {
+				t.Errorf("trust_ignored %+v, want %+v", g.TrustIgnored, tc.trustIgnored)
 			}
 			if got := capCodes(g.Caps); !slices.Equal(got, tc.caps) {
 				t.Errorf("caps %v, want %v", got, tc.caps)

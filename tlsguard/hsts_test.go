@@ -3,6 +3,7 @@ package tlsguard
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,23 +80,75 @@ func TestFindHSTS(t *testing.T) {
 		{"*.wild.example", hstsFromHandler, false},
 		{"other.example", hstsFromHandler, false},
 	} {
-		src, partial := findHSTS(routes, tc.host)
+		p := findHSTS(routes, tc.host)
 		kind := ""
-		if src != nil {
-			kind = src.kind
+		if p.src != nil {
+			kind = p.src.kind
 		}
-		if kind != tc.kind || partial != tc.partial {
-			t.Errorf("%s: source %q partial %v, want %q %v", tc.host, kind, partial, tc.kind, tc.partial)
+		if kind != tc.kind || p.partial != tc.partial {
+			t.Errorf("%s: source %q partial %v, want %q %v", tc.host, kind, p.partial, tc.kind, tc.partial)
 		}
 	}
 
-	src, _ := findHSTS(routes, "c.example")
-	if got := src.valueAt(time.Now()); got != "max-age=300" {
+	if got := findHSTS(routes, "c.example").src.valueAt(time.Now()); got != "max-age=300" {
 		t.Errorf("header value %q", got)
 	}
-	src, _ = findHSTS(routes, "a.example")
-	if got := src.valueAt(time.Now()); got != "max-age=63072000; includeSubDomains" {
+	if got := findHSTS(routes, "a.example").src.valueAt(time.Now()); got != "max-age=63072000; includeSubDomains" {
 		t.Errorf("handler value %q", got)
+	}
+}
+
+// TestHSTSRequirement checks require_hsts's rule on the shapes a site's
+// routes can take: what counts as HSTS on every response, and what does
+// not, with the reason.
+func TestHSTSRequirement(t *testing.T) {
+	const minAge = 63072000
+	handler := provisionedHSTS(t, 300) // any max-age but 0: ramps start low
+	zero := provisionedHSTS(t, 0)
+	respond := &caddyhttp.StaticResponse{}
+	vars := caddyhttp.VarsMiddleware{}
+	path := caddyhttp.MatchPath{"/api/*"}
+	stsHeader := func(v string) *headers.Handler {
+		return &headers.Handler{Response: &headers.RespHeaderOps{HeaderOps: &headers.HeaderOps{
+			Set: http.Header{"Strict-Transport-Security": {v}},
+		}}}
+	}
+	route := func(handlers ...caddyhttp.MiddlewareHandler) caddyhttp.Route {
+		return caddyhttp.Route{Handlers: handlers}
+	}
+	for _, tc := range []struct {
+		name   string
+		routes caddyhttp.RouteList
+		why    string // "" when the site passes
+	}{
+		{"caddyfile_shape", caddyhttp.RouteList{hostRoute([]string{"a.example"}, subroute(route(handler), route(respond)))}, ""},
+		{"pass_through_first", caddyhttp.RouteList{hostRoute([]string{"a.example"}, subroute(route(vars), route(handler), route(respond)))}, ""},
+		{"header_two_years", caddyhttp.RouteList{hostRoute([]string{"a.example"}, stsHeader("max-age=63072000; includeSubDomains"), respond)}, ""},
+		{"hsts_then_path_route", caddyhttp.RouteList{hostRoute([]string{"a.example"}, subroute(route(handler),
+			caddyhttp.Route{MatcherSets: caddyhttp.MatcherSets{{&path}}, Handlers: []caddyhttp.MiddlewareHandler{respond}, Terminal: true}))}, ""},
+		{"none", caddyhttp.RouteList{hostRoute([]string{"a.example"}, respond)}, "sends no Strict-Transport-Security header"},
+		{"narrower_matcher", caddyhttp.RouteList{hostRoute([]string{"a.example"}, subroute(
+			caddyhttp.Route{MatcherSets: caddyhttp.MatcherSets{{&path}}, Handlers: []caddyhttp.MiddlewareHandler{handler}},
+			route(respond)))}, "exists only under a narrower matcher"},
+		{"path_route_answers_first", caddyhttp.RouteList{hostRoute([]string{"a.example"}, subroute(
+			caddyhttp.Route{MatcherSets: caddyhttp.MatcherSets{{&path}}, Handlers: []caddyhttp.MiddlewareHandler{respond}, Terminal: true},
+			route(handler), route(respond)))}, "the static_response handler in route 0 > route 0 may answer requests before"},
+		{"handler_after_respond", caddyhttp.RouteList{hostRoute([]string{"a.example"}, respond, handler)}, "the static_response handler in route 0"},
+		{"short_header", caddyhttp.RouteList{hostRoute([]string{"a.example"}, stsHeader("max-age=300"), respond)}, `sends Strict-Transport-Security "max-age=300", not a valid header with max-age of at least 63072000`},
+		{"invalid_header", caddyhttp.RouteList{hostRoute([]string{"a.example"}, stsHeader("max-age=abc"), respond)}, "not a valid header"},
+		{"max_age_zero", caddyhttp.RouteList{hostRoute([]string{"a.example"}, zero, respond)}, "max-age=0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			why, fix := findHSTS(tc.routes, "a.example").requirement(minAge)
+			switch {
+			case tc.why == "" && why != "":
+				t.Errorf("refused: %s", why)
+			case tc.why != "" && !strings.Contains(why, tc.why):
+				t.Errorf("reason %q, want %q", why, tc.why)
+			case tc.why != "" && fix == "":
+				t.Errorf("no fix for %q", why)
+			}
+		})
 	}
 }
 

@@ -138,33 +138,26 @@ type CustomProfile struct {
 // resolve turns the custom profile into a Profile, or explains which field
 // is wrong and how to fix it.
 func (c *CustomProfile) resolve() (Profile, error) {
-	if c == nil {
-		return Profile{}, fmt.Errorf("profile custom needs a custom block with protocol_min, cipher_suites and curves")
-	}
 	p := intermediateProfile()
 	p.Name = ProfileCustom
 	p.Suites, p.Curves = nil, nil
 
-	switch c.ProtocolMin {
-	case "tls1.2":
-		p.MinVersion = tls.VersionTLS12
-	case "tls1.3":
-		p.MinVersion = tls.VersionTLS13
-	case "":
+	if c.ProtocolMin == "" {
 		return Profile{}, fmt.Errorf("custom.protocol_min is required: set tls1.2 or tls1.3")
-	default:
-		return Profile{}, fmt.Errorf("custom.protocol_min %q is not a TLS version Caddy supports: use tls1.2 or tls1.3", c.ProtocolMin)
+	}
+	if err := CheckProtocolMin(c.ProtocolMin); err != nil {
+		return Profile{}, err
+	}
+	p.MinVersion = tls.VersionTLS12
+	if c.ProtocolMin == "tls1.3" {
+		p.MinVersion = tls.VersionTLS13
 	}
 
+	if err := CheckCipherSuites(c.CipherSuites); err != nil {
+		return Profile{}, err
+	}
 	for _, name := range c.CipherSuites {
-		id := caddytls.CipherSuiteID(name)
-		if id == 0 {
-			return Profile{}, fmt.Errorf("custom.cipher_suites: %q is not a cipher suite Caddy accepts; use Go names such as TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", name)
-		}
-		if suiteTLS13(id) {
-			return Profile{}, fmt.Errorf("custom.cipher_suites: %q is a TLS 1.3 suite, which Go does not let a server configure; list TLS 1.2 suites only", name)
-		}
-		if !slices.Contains(p.Suites, id) {
+		if id := caddytls.CipherSuiteID(name); !slices.Contains(p.Suites, id) {
 			p.Suites = append(p.Suites, id)
 		}
 	}
@@ -177,13 +170,11 @@ func (c *CustomProfile) resolve() (Profile, error) {
 		return Profile{}, fmt.Errorf("custom.curves is required: list the key exchange groups to allow, e.g. %s",
 			strings.Join(curveNames(mozillaCurves()), " "))
 	}
+	if err := CheckCurves(c.Curves); err != nil {
+		return Profile{}, err
+	}
 	for _, name := range c.Curves {
-		id, ok := caddytls.SupportedCurves[strings.ToLower(name)]
-		if !ok {
-			return Profile{}, fmt.Errorf("custom.curves: %q is not a curve Caddy supports; use one of %s",
-				name, strings.Join(curveNames(allCurves()), ", "))
-		}
-		if !slices.Contains(p.Curves, id) {
+		if id := caddytls.SupportedCurves[strings.ToLower(name)]; !slices.Contains(p.Curves, id) {
 			p.Curves = append(p.Curves, id)
 		}
 	}
@@ -199,22 +190,99 @@ func (c *CustomProfile) resolve() (Profile, error) {
 
 // resolveProfile returns the named built-in profile, or the custom one.
 func resolveProfile(name string, custom *CustomProfile) (Profile, error) {
-	if custom != nil && name != ProfileCustom {
-		return Profile{}, fmt.Errorf("custom is set but profile is %q; set profile to custom, or remove the custom block", name)
+	if err := CheckProfile(name); err != nil {
+		return Profile{}, err
+	}
+	if err := CheckCustom(name, custom); err != nil {
+		return Profile{}, err
 	}
 	switch name {
 	case ProfileModern:
 		return modernProfile(), nil
 	case ProfileIntermediate:
 		return intermediateProfile(), nil
-	case ProfileCustom:
-		return custom.resolve()
 	}
-	return Profile{}, fmt.Errorf("profile %q is unknown: use modern, intermediate or custom", name)
+	return custom.resolve()
 }
 
-// allowsVersion reports whether v is at or above the profile's minimum.
-func (p Profile) allowsVersion(v uint16) bool { return v >= p.MinVersion }
+// The value rules of the config, exported so that the Caddyfile adapter
+// reports the same errors with file and line. Each error names the field,
+// the value and the fix.
+
+// CheckProfile reports whether name is a profile: modern, intermediate or
+// custom.
+func CheckProfile(name string) error {
+	switch name {
+	case ProfileModern, ProfileIntermediate, ProfileCustom:
+		return nil
+	}
+	return fmt.Errorf("profile %q is unknown: use modern, intermediate or custom", name)
+}
+
+// CheckCustom reports whether the custom profile's settings are given
+// exactly when the profile is custom.
+func CheckCustom(profile string, custom *CustomProfile) error {
+	switch {
+	case custom != nil && profile != ProfileCustom:
+		return fmt.Errorf("custom settings (protocol_min, cipher_suites, curves, max_certificate_lifetime) are set but profile is %q; set profile custom, or remove them", profile)
+	case custom == nil && profile == ProfileCustom:
+		return fmt.Errorf("profile custom needs its settings: protocol_min, cipher_suites (with tls1.2) and curves")
+	}
+	return nil
+}
+
+// CheckMode reports whether mode is a mode: enforce, harden or audit.
+func CheckMode(mode string) error {
+	switch mode {
+	case ModeEnforce, ModeHarden, ModeAudit:
+		return nil
+	}
+	return fmt.Errorf("mode %q is unknown: use enforce, harden or audit", mode)
+}
+
+// CheckProtocolMin reports whether v is a minimum version a custom profile
+// may set: tls1.2 or tls1.3.
+func CheckProtocolMin(v string) error {
+	if v == "tls1.2" || v == "tls1.3" {
+		return nil
+	}
+	return fmt.Errorf("custom.protocol_min %q is not a TLS version Caddy supports: use tls1.2 or tls1.3", v)
+}
+
+// CheckCipherSuites reports every name a custom profile cannot list: names
+// Caddy does not accept (Go's names, as in Caddy's cipher_suites) and TLS
+// 1.3 suites, which Go does not let a server configure.
+func CheckCipherSuites(names []string) error {
+	var bad []string
+	for _, name := range names {
+		switch id := caddytls.CipherSuiteID(name); {
+		case id == 0:
+			bad = append(bad, fmt.Sprintf("%q is not a cipher suite Caddy accepts", name))
+		case suiteTLS13(id):
+			bad = append(bad, fmt.Sprintf("%q is a TLS 1.3 suite, which Go does not let a server configure", name))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("custom.cipher_suites: %s; fix: list TLS 1.2 suites by their Go names, such as %s",
+		strings.Join(bad, "; "), strings.Join(suiteNames(intermediateProfile().Suites[:2]), " "))
+}
+
+// CheckCurves reports every name a custom profile cannot list: groups
+// Caddy does not support, by its names, in any case (x25519, X25519).
+func CheckCurves(names []string) error {
+	var bad []string
+	for _, name := range names {
+		if _, ok := caddytls.SupportedCurves[strings.ToLower(name)]; !ok {
+			bad = append(bad, fmt.Sprintf("%q is not a curve Caddy supports", name))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("custom.curves: %s; fix: use %s", strings.Join(bad, "; "), strings.Join(curveNames(allCurves()), ", "))
+}
 
 // allowsTLS12 reports whether the profile allows TLS 1.2 at all.
 func (p Profile) allowsTLS12() bool { return p.MinVersion <= tls.VersionTLS12 }

@@ -166,8 +166,8 @@ func TestResolveProfile(t *testing.T) {
 		}},
 		{name: "unknown", profile: "old", wantErr: `profile "old" is unknown: use modern, intermediate or custom`},
 		{name: "custom block with builtin", profile: "modern", custom: &CustomProfile{ProtocolMin: "tls1.3"},
-			wantErr: `custom is set but profile is "modern"`},
-		{name: "custom without block", profile: "custom", wantErr: "profile custom needs a custom block"},
+			wantErr: `custom settings (protocol_min, cipher_suites, curves, max_certificate_lifetime) are set but profile is "modern"; set profile custom`},
+		{name: "custom without block", profile: "custom", wantErr: "profile custom needs its settings: protocol_min"},
 		{name: "custom no min", profile: "custom", custom: &CustomProfile{Curves: []string{"x25519"}},
 			wantErr: "custom.protocol_min is required"},
 		{name: "custom bad min", profile: "custom", custom: &CustomProfile{ProtocolMin: "tls1.0", Curves: []string{"x25519"}},
@@ -218,6 +218,32 @@ func TestResolveProfile(t *testing.T) {
 			}
 			tc.check(t, p)
 		})
+	}
+}
+
+// TestCheckListsReportEveryBadName: every bad cipher suite or curve of a
+// list is named in one error, not only the first; curve names are
+// Caddy's, in any case.
+func TestCheckListsReportEveryBadName(t *testing.T) {
+	err := CheckCipherSuites([]string{"TLS_FOO", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", "TLS_BAR"})
+	want := `custom.cipher_suites: "TLS_FOO" is not a cipher suite Caddy accepts; ` +
+		`"TLS_AES_128_GCM_SHA256" is a TLS 1.3 suite, which Go does not let a server configure; ` +
+		`"TLS_BAR" is not a cipher suite Caddy accepts; fix: list TLS 1.2 suites by their Go names, such as ` +
+		`TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`
+	if err == nil || err.Error() != want {
+		t.Errorf("CheckCipherSuites: %v\nwant %s", err, want)
+	}
+	if err := CheckCipherSuites(suiteNames(intermediateProfile().Suites)); err != nil {
+		t.Errorf("the intermediate suites: %v", err)
+	}
+	err = CheckCurves([]string{"X25519", "x448", "SecP256r1", "foo"})
+	want = `custom.curves: "x448" is not a curve Caddy supports; "foo" is not a curve Caddy supports; ` +
+		`fix: use x25519mlkem768, x25519, secp256r1, secp384r1, secp521r1`
+	if err == nil || err.Error() != want {
+		t.Errorf("CheckCurves: %v\nwant %s", err, want)
+	}
+	if err := CheckCurves([]string{"X25519MLKEM768", "x25519"}); err != nil {
+		t.Errorf("any case: %v", err)
 	}
 }
 

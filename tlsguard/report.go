@@ -177,7 +177,7 @@ func (a *App) logGrade(server string, s SiteReport) {
 	for i, c := range g.Caps {
 		caps[i] = fmt.Sprintf("%s: %s (%s)", c.Grade, c.Reason, c.Code)
 	}
-	a.logger.Info("site grade",
+	fields := []zap.Field{
 		zap.String("server", server),
 		zap.String("site", s.Host),
 		zap.String("grade", g.Grade),
@@ -186,5 +186,10 @@ func (a *App) logGrade(server string, s SiteReport) {
 		zap.Int("key_exchange", g.KeyExchange.Score),
 		zap.Int("cipher_strength", g.CipherStrength.Score),
 		zap.Strings("caps", caps),
-		zap.Strings("warnings", g.Warnings))
+		zap.Strings("warnings", g.Warnings),
+	}
+	if ti := g.TrustIgnored; ti != nil {
+		fields = append(fields, zap.String("grade_trust_ignored", ti.Grade), zap.Int("score_trust_ignored", ti.Score))
+	}
+	a.logger.Info("site grade", fields...)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
-	"github.com/caddyserver/certmagic"
 )
 
 // site is one host an HTTPS server serves, with the connection policy its
@@ -22,10 +21,7 @@ type site struct {
 	// -1 when none does (policyErr says why).
 	policy    int
 	policyErr string
-	hsts      *hstsSource
-	// hstsPartial is true when an HSTS source exists only under a
-	// narrower matcher than the site's.
-	hstsPartial bool
+	hsts      hstsPath
 }
 
 // anySite names the site of a server whose routes match no host.
@@ -46,7 +42,7 @@ func buildSites(ctx caddy.Context, srv *caddyhttp.Server, hosts []string) []site
 		} else {
 			s.policy = idx
 		}
-		s.hsts, s.hstsPartial = findHSTS(srv.Routes, host)
+		s.hsts = findHSTS(srv.Routes, host)
 		out = append(out, s)
 	}
 	return out
@@ -121,32 +117,3 @@ func (probeConn) RemoteAddr() net.Addr             { return probeAddr }
 func (probeConn) SetDeadline(time.Time) error      { return nil }
 func (probeConn) SetReadDeadline(time.Time) error  { return nil }
 func (probeConn) SetWriteDeadline(time.Time) error { return nil }
-
-// certificateFor picks the certificate Caddy serves for a site among the
-// served ones: a certificate naming the host exactly beats a wildcard, and
-// among equals the one valid longest wins (a renewal replaces its
-// predecessor). It returns -1 when none matches.
-func certificateFor(certs []certmagic.Certificate, host string) int {
-	best, bestExact := -1, false
-	host = strings.ToLower(host)
-	for i, c := range certs {
-		exact, match := false, false
-		for _, name := range c.Names {
-			name = strings.ToLower(name)
-			switch {
-			case name == host:
-				exact, match = true, true
-			case certmagic.MatchWildcard(host, name):
-				match = true
-			}
-		}
-		if !match {
-			continue
-		}
-		if best < 0 || (exact && !bestExact) ||
-			(exact == bestExact && c.Leaf.NotAfter.After(certs[best].Leaf.NotAfter)) {
-			best, bestExact = i, exact
-		}
-	}
-	return best
-}

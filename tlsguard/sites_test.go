@@ -3,29 +3,7 @@ package tlsguard
 import (
 	"crypto/tls"
 	"testing"
-	"time"
-
-	"github.com/caddyserver/certmagic"
 )
-
-func TestCertificateFor(t *testing.T) {
-	now := time.Now()
-	exact := testCert{names: []string{"a.example.com"}, lifetime: 10 * day}.generate(t)
-	exactNewer := testCert{names: []string{"a.example.com"}, notBefore: now, lifetime: 20 * day}.generate(t)
-	wild := testCert{names: []string{"*.example.com"}, lifetime: 90 * day}.generate(t)
-	certs := []certmagic.Certificate{wild, exact, exactNewer}
-	for host, want := range map[string]int{
-		"a.example.com":   2, // exact beats wildcard; the longer-valid one wins
-		"b.example.com":   0,
-		"*.example.com":   0,
-		"example.com":     -1,
-		"x.y.example.com": -1,
-	} {
-		if got := certificateFor(certs, host); got != want {
-			t.Errorf("certificateFor(%s) = %d, want %d", host, got, want)
-		}
-	}
-}
 
 func TestProbeHello(t *testing.T) {
 	for host, sni := range map[string]string{

@@ -21,6 +21,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hardtls/caddy-hardtls/internal/caddyhosts"
+	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 func init() {
@@ -85,18 +87,30 @@ type App struct {
 	// Telemetry turns the handshake counters on or off. Default: true.
 	Telemetry *bool `json:"telemetry,omitempty"`
 
+	// RequireHSTS requires every HTTPS site to send HSTS on every
+	// response: from the hsts handler, or from a header directive whose
+	// max-age is at least the profile's HSTS minimum (63072000 in
+	// Mozilla's guidelines 6.0). Caddy cannot put a handler into every
+	// site, so tlsguard checks the routes instead: a site that falls short
+	// refuses the config in enforce mode and is an error finding in harden
+	// and audit. Default: false.
+	RequireHSTS bool `json:"require_hsts,omitempty"`
+
 	profile   Profile
 	servers   []*server
-	findings  Findings // policy findings, after any hardening
+	findings  Findings // config findings: policies, and sites under require_hsts
 	statsKeys []string
 	ctx       caddy.Context
 	logger    *zap.Logger
 	now       func() time.Time
+	hasHTTP   bool
 
 	// mu guards the fields below it; a pointer, since Caddy copies the
 	// zero App to read its module info.
 	mu         *sync.Mutex
 	last       *assessment
+	facts      map[string]*certs.Facts // by certmagic hash, the served certificates
+	intern     *certs.Interner
 	logged     map[string]bool   // findings already logged
 	lastGrades map[string]string // site key -> grade last logged
 	cancel     context.CancelFunc
@@ -120,6 +134,13 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// UnmarshalJSON decodes the config like Caddy does, naming the field of a
+// value that does not decode (a bad lint_interval says so).
+func (a *App) UnmarshalJSON(b []byte) error {
+	type plain App
+	return strictjson.Decode(b, (*plain)(a))
+}
+
 // Provision sets up the app: it resolves the profile, checks (and, in
 // enforce and harden mode, patches) every connection policy of every HTTPS
 // server, finds each site's policy and HSTS source, and hooks the
@@ -141,8 +162,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.LintInterval == 0 {
 		a.LintInterval = defaultLintInterval
 	}
-	if !slices.Contains([]string{ModeEnforce, ModeHarden, ModeAudit}, a.Mode) {
-		return fmt.Errorf("mode %q is unknown: use enforce, harden or audit", a.Mode)
+	if err := CheckMode(a.Mode); err != nil {
+		return err
 	}
 	if a.LintInterval < caddy.Duration(time.Second) {
 		return fmt.Errorf("lint_interval %s is too short: use at least 1s, e.g. 10m", time.Duration(a.LintInterval))
@@ -153,16 +174,24 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.logged = make(map[string]bool)
 	a.lastGrades = make(map[string]string)
+	a.intern = certs.NewInterner()
 
 	appIface, err := ctx.AppIfConfigured("http")
 	if errors.Is(err, caddy.ErrNotConfigured) {
-		a.logger.Info("no http app: tlsguard has no connection policy to guard")
-		return nil
+		return nil // Start says so
 	}
 	if err != nil {
-		return fmt.Errorf("loading the http app: %w", err)
+		// The http app failed to load, and the config with it. Caddy
+		// keeps the app's error and reports it when its loop over the
+		// apps reaches the http app, as when it loads that app first;
+		// returning it here would put "loading tlsguard app module" in
+		// front of an error that is not tlsguard's. The config is
+		// refused either way, and tlsguard, which never starts, guards
+		// nothing.
+		return nil
 	}
 	httpApp := appIface.(*caddyhttp.App)
+	a.hasHTTP = true
 
 	hosts := caddyhosts.HTTPSHosts(httpApp)
 	names := make([]string, 0, len(httpApp.Servers))
@@ -201,6 +230,14 @@ func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Ser
 		s.settings = append(s.settings, settings)
 	}
 	s.sites = buildSites(ctx, srv, hosts)
+	if a.RequireHSTS {
+		for _, site := range s.sites {
+			if why, fix := site.hsts.requirement(a.profile.HSTSMinAge); why != "" {
+				a.findings = append(a.findings, Finding{Severity: SeverityError, Code: "site.hsts.required",
+					Server: name, Site: site.host, Message: why + " (require_hsts)", Fix: fix})
+			}
+		}
+	}
 
 	if a.Telemetry == nil || *a.Telemetry {
 		key := "tlsguard.stats." + name
@@ -220,7 +257,8 @@ func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Ser
 }
 
 // Validate ensures that, in enforce mode, no connection policy violates
-// the profile; the error lists every violation.
+// the profile and, with require_hsts, every site sends HSTS; the error
+// lists every violation.
 func (a *App) Validate() error {
 	if a.Mode != ModeEnforce {
 		return nil
@@ -233,15 +271,18 @@ func (a *App) Validate() error {
 	for i, f := range errs {
 		lines[i] = fmt.Sprintf("%d. %s", i+1, f)
 	}
-	return fmt.Errorf("profile %s (mode enforce) refuses %d connection policy setting(s); fix them, or set mode harden to apply the profile at load or audit to only report:\n%s",
+	return fmt.Errorf("profile %s (mode enforce) refuses %d setting(s) of the config; fix each as it says, or set mode harden (it applies the profile to connection policies) or audit (it only reports):\n%s",
 		a.profile.Name, len(errs), strings.Join(lines, "\n"))
 }
 
 // Start logs what Provision found and changed (only a config that passed
 // validation gets here), and starts the background assessment: the
-// startup grades once every site has a certificate, then a re-assessment
-// every LintInterval.
+// startup grades once every site has a grade (every served name its
+// certificate), then a re-assessment every LintInterval.
 func (a *App) Start() error {
+	if !a.hasHTTP {
+		a.logger.Info("no http app: tlsguard has no connection policy to guard")
+	}
 	a.logConfig()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -282,7 +323,7 @@ func (a *App) stopWatch() {
 	}
 }
 
-// watch logs the grades once every site has a certificate (or after
+// watch logs the grades once the assessment is complete (or after
 // startupWait), then re-assesses every LintInterval and logs changes.
 func (a *App) watch(ctx context.Context, done chan<- struct{}) {
 	defer close(done)

@@ -19,7 +19,7 @@ func TestProvisionRefusesBadConfig(t *testing.T) {
 		{App{Mode: "block"}, `mode "block" is unknown: use enforce, harden or audit`},
 		{App{Profile: "old"}, `profile "old" is unknown`},
 		{App{LintInterval: caddy.Duration(time.Millisecond)}, "lint_interval 1ms is too short"},
-		{App{Profile: "custom"}, "profile custom needs a custom block"},
+		{App{Profile: "custom"}, "profile custom needs its settings: protocol_min"},
 	} {
 		app := tc.app
 		err := app.Provision(testContext(t))
@@ -75,8 +75,8 @@ func TestValidateListsEveryViolation(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{
-		"profile modern (mode enforce) refuses 2 connection policy setting(s)",
-		"set mode harden",
+		"profile modern (mode enforce) refuses 2 setting(s) of the config",
+		"set mode harden (it applies the profile to connection policies) or audit",
 		`1. server "srv0" policy 0: insecure_secrets_log = "/tmp/k": keys on disk (policy.insecure_secrets_log); fix: remove insecure_secrets_log`,
 		`2. server "srv1" policy 2: curves = secp521r1: not in profile; the profile requires only x25519 (policy.curve.not_in_profile); fix: remove secp521r1 from curves`,
 	} {

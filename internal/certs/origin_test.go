@@ -1,4 +1,4 @@
-package pinreport
+package certs
 
 import (
 	"context"
@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/caddyserver/certmagic"
+
+	"github.com/hardtls/caddy-hardtls/internal/testpki"
 )
 
 // store writes a certificate where certmagic keeps managed ones, with
@@ -36,13 +37,14 @@ func store(t *testing.T, fs *certmagic.FileStorage, issuerKey, name string, cert
 	}
 }
 
+func newClassifier(storage certmagic.Storage) *Classifier {
+	return &Classifier{ctx: context.Background(), storage: storage, caKeys: map[string]string{}, internalIDs: map[string]bool{}}
+}
+
 func TestClassifier(t *testing.T) {
-	ca := newTestCA(t, "classify")
 	tc := newTestCache(t)
 	now := time.Now().Truncate(time.Second)
-	issue := func(name string) certmagic.Certificate {
-		return tc.add(t, ca.leaf(t, []string{name}, now, now.Add(90*24*time.Hour), nil))
-	}
+	issue := func(name string) certmagic.Certificate { return tc.add(t, []string{name}, now, 90*24*time.Hour) }
 	acmeCert, internalCert, manualCert, staleCert := issue("acme.example"), issue("internal.example"), issue("manual.example"), issue("stale.example")
 	fs := &certmagic.FileStorage{Path: t.TempDir()}
 	ari := now.Add(55 * 24 * time.Hour)
@@ -52,8 +54,9 @@ func TestClassifier(t *testing.T) {
 	// one was loaded by the config.
 	store(t, fs, "acme-v02.ca.example-directory", "stale.example", issue("stale.example"), time.Time{})
 
-	c := &classifier{ctx: context.Background(), storage: fs, caKeys: map[string]string{}, internalIDs: map[string]bool{"local": true}}
-	for _, tc := range []struct {
+	c := newClassifier(fs)
+	c.AddCA("local") // a CA whose certificates are not known: its issuer key is
+	for _, want := range []struct {
 		cert      certmagic.Certificate
 		kind      IssuerKind
 		issuerKey string
@@ -64,29 +67,40 @@ func TestClassifier(t *testing.T) {
 		{manualCert, KindManual, "", time.Time{}},
 		{staleCert, KindManual, "", time.Time{}},
 	} {
-		o := c.origin(tc.cert)
-		if o.kind != tc.kind || o.issuerKey != tc.issuerKey || !o.ariAt.Equal(tc.ari) {
-			t.Errorf("%s: origin %+v; want %s from %q, ARI %s", tc.cert.Names[0], o, tc.kind, tc.issuerKey, tc.ari)
+		o := c.Origin(&want.cert)
+		if o.Kind != want.kind || o.IssuerKey != want.issuerKey || !o.ARIAt.Equal(want.ari) {
+			t.Errorf("%s: origin %+v; want %s from %q, ARI %s", want.cert.Names[0], o, want.kind, want.issuerKey, want.ari)
 		}
-	}
-	if e := newEntry(acmeCert, c.origin(acmeCert), 0, newInterner()); !e.renewAt.Equal(ari) {
-		t.Errorf("renewAt %s; want the stored ARI time %s", e.renewAt, ari)
 	}
 
 	// A leaf signed by one of Caddy's CAs is internal without storage.
-	c = &classifier{ctx: context.Background(), caKeys: map[string]string{string(ca.inter.SubjectKeyId): "local"}}
-	if o := c.origin(manualCert); o.kind != KindInternal || o.issuerKey != "local" {
+	c = newClassifier(nil)
+	c.AddCA("local", tc.ca.Cert)
+	if o := c.Origin(&manualCert); o.Kind != KindInternal || o.IssuerKey != "local" {
 		t.Errorf("leaf of Caddy's intermediate: %+v", o)
 	}
 }
 
-func TestClassifierRatio(t *testing.T) {
-	c := &classifier{}
-	if got := c.ratio([]string{"a.example"}); got != certmagic.DefaultRenewalWindowRatio {
-		t.Errorf("no policies: ratio %v", got)
+// TestClassifierLocalCAName: with no CA of Caddy's known (no pki app), a
+// leaf whose issuer carries the name of Caddy's local CA is internal.
+func TestClassifierLocalCAName(t *testing.T) {
+	local := testpki.NewCA(t, "Caddy Local Authority - 2026 ECC Root", nil).Intermediate(t, "Caddy Local Authority - ECC Intermediate")
+	tc := newTestCache(t)
+	cert := tc.addCert(t, local.Issue(t, testpki.Leaf{Names: []string{"local.example"}}))
+	if o := newClassifier(nil).Origin(&cert); o.Kind != KindInternal {
+		t.Errorf("leaf of a Caddy Local Authority: %s", o.Kind)
 	}
-	c.policies = []*caddytls.AutomationPolicy{{RenewalWindowRatio: 0.5}}
-	if got := c.ratio([]string{"a.example"}); got != 0.5 {
-		t.Errorf("catch-all policy with ratio 0.5: %v", got)
+	c := newClassifier(nil)
+	c.AddCA("local", tc.ca.Cert) // another CA is known: the name no longer decides
+	if o := c.Origin(&cert); o.Kind != KindManual {
+		t.Errorf("with Caddy's CA known, a leaf of another CA of that name: %s", o.Kind)
+	}
+}
+
+func TestIssuerKindString(t *testing.T) {
+	for k, want := range map[IssuerKind]string{KindManual: "manual", KindACME: "acme", KindInternal: "internal"} {
+		if k.String() != want {
+			t.Errorf("kind %d is %q, want %q", k, k, want)
+		}
 	}
 }

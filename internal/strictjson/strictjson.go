@@ -1,0 +1,108 @@
+// Package strictjson decodes a module's JSON config the way Caddy does
+// (caddy.StrictUnmarshalJSON: unknown fields are refused), with errors that
+// name the field at fault by its JSON name. A value whose type decodes
+// itself, such as caddy.Duration, fails with its own error ("time: invalid
+// duration "soon"") and encoding/json does not say which field held it; a
+// value of the wrong type is named by its Go struct field; Decode finds the
+// field and says "lint_interval = "soon": ...".
+package strictjson
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// Decode decodes data into v, a pointer to a struct, refusing unknown
+// fields. A value that does not decode is reported with its field's JSON
+// path, the value and, for durations, the fix.
+func Decode(data []byte, v any) error {
+	err := caddy.StrictUnmarshalJSON(data, v)
+	if err == nil {
+		return nil
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return err // the JSON is broken: no field to name
+	}
+	// A value of the wrong type, or one its type refuses: encoding/json
+	// names the field by its Go struct (or not at all), so find it by
+	// its JSON name.
+	if fe := findField(data, reflect.TypeOf(v), ""); fe != nil {
+		return fe
+	}
+	return err
+}
+
+// FieldError is a value that did not decode into its field.
+type FieldError struct {
+	Path  string // JSON path of the field, e.g. custom.max_certificate_lifetime
+	Value string // the value as written
+	Err   error
+}
+
+// Error renders the error as "path = value: why[; fix: ...]".
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s = %s: %v", e.Path, e.Value, e.Err)
+}
+
+// Unwrap returns the decoding error.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+var durationType = reflect.TypeFor[caddy.Duration]()
+
+// durationFix is the fix of a duration that does not parse.
+const durationFix = "fix: write a duration such as 90s, 10m or 14d"
+
+// ParseDuration parses a duration in Caddy's syntax (caddy.ParseDuration:
+// Go's units and d for days) for the field at path, failing with the error
+// Decode gives for the same value in JSON. Configuration adapters call it
+// so that a Caddyfile and its JSON get the same message.
+func ParseDuration(path, value string) (caddy.Duration, error) {
+	d, err := caddy.ParseDuration(value)
+	if err != nil {
+		return 0, &FieldError{Path: path, Value: strconv.Quote(value), Err: fmt.Errorf("%v; %s", err, durationFix)}
+	}
+	return caddy.Duration(d), nil
+}
+
+// findField decodes each field of the object in data on its own, into the
+// field's type from t (a struct or a pointer to one), and returns the first
+// that fails, descending into nested objects.
+func findField(data []byte, t reflect.Type, prefix string) *FieldError {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		return nil
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		raw, ok := obj[name]
+		if !f.IsExported() || name == "" || name == "-" || !ok {
+			continue
+		}
+		if nested := findField(raw, f.Type, prefix+name+"."); nested != nil {
+			return nested
+		}
+		err := caddy.StrictUnmarshalJSON(raw, reflect.New(f.Type).Interface())
+		if err == nil {
+			continue
+		}
+		if ft := f.Type; ft == durationType || (ft.Kind() == reflect.Pointer && ft.Elem() == durationType) {
+			err = fmt.Errorf("%v; %s", err, durationFix)
+		}
+		return &FieldError{Path: prefix + name, Value: string(raw), Err: err}
+	}
+	return nil
+}
