@@ -137,17 +137,18 @@ func probeLocks(ctx context.Context, st certmagic.Storage, self string, wait tim
 func acquire(ctx context.Context, st certmagic.Storage, name string, wait time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if tl, ok := st.(certmagic.TryLocker); ok {
-		return tl.TryLock(ctx, name)
+	var ok bool
+	var err error
+	if tl, isTry := st.(certmagic.TryLocker); isTry {
+		ok, err = tl.TryLock(ctx, name)
+	} else {
+		err = st.Lock(ctx, name)
+		ok = err == nil
 	}
-	err := st.Lock(ctx, name)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
-		return false, nil
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		return false, nil // still held when the wait ran out
 	}
-	return false, err
+	return ok, err
 }
 
 // conditions returns what should be alerted now: every instance that is

@@ -116,6 +116,33 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // across reloads) and the metrics.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	if a.self == "" {
+		id, err := caddy.InstanceID()
+		if err != nil {
+			return fmt.Errorf("reading this instance's ID (instance.uuid in Caddy's data directory): %w", err)
+		}
+		a.self = id.String()
+	}
+	if a.storage == nil {
+		a.storage = ctx.Storage()
+	}
+	if a.source == nil {
+		a.source = newCaddySource(ctx)
+	}
+	if err := a.provision(); err != nil {
+		return err
+	}
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		if err := reg.Register(newCollector(a)); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// provision is Provision once the context's parts (logger, instance ID,
+// storage, source) are in place.
+func (a *App) provision() error {
 	a.mu = new(sync.Mutex)
 	a.view = new(atomic.Pointer[View])
 	if a.now == nil {
@@ -141,28 +168,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
-	if a.self == "" {
-		id, err := caddy.InstanceID()
-		if err != nil {
-			return fmt.Errorf("reading this instance's ID (instance.uuid in Caddy's data directory): %w", err)
-		}
-		a.self = id.String()
-	}
-	if a.storage == nil {
-		a.storage = ctx.Storage()
-	}
 	if a.storage == nil {
 		return errors.New("the config has no storage; fleet needs the storage the instances share")
-	}
-	if a.source == nil {
-		a.source = newCaddySource(ctx)
 	}
 	a.notifiers = append(a.notifiers, logNotifier{logger: a.logger})
 	if a.Webhook != nil {
 		a.notifiers = append(a.notifiers, a.Webhook)
 	}
 	a.locks = new(lockState)
-
 	a.poolKey = "fleet.observer." + storageKey(a.storage) + "." + a.self
 	obs, _, err := observers.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
 		return pooledObserver{newObserver(a.self, a.now)}, nil
@@ -172,12 +185,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.obs = obs.(pooledObserver).observer
 	a.view.Store(&View{Instance: a.self, Alerting: AlertingStatus{Mode: modePending}, Instances: []InstanceView{}, Drift: []DriftItem{}})
-
-	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		if err := reg.Register(newCollector(a)); err != nil {
-			return fmt.Errorf("registering metrics: %w", err)
-		}
-	}
 	return nil
 }
 
