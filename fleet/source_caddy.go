@@ -227,7 +227,9 @@ type configHasher struct {
 
 func (h *configHasher) hash() string {
 	fi, err := os.Stat(h.path)
-	if err != nil || fi.ModTime().Before(processStart) {
+	// File times come from the kernel's coarse clock, which can read a
+	// few milliseconds behind time.Now: allow a second.
+	if err != nil || fi.ModTime().Before(processStart.Add(-time.Second)) {
 		return ""
 	}
 	h.mu.Lock()
