@@ -43,6 +43,9 @@ const (
 	maxInterval   = 24 * time.Hour
 	minStaleAfter = 3
 	maxGoneAfter  = 100000
+	// alertTimeout bounds a round's alerting: the lock, the notifiers
+	// (the webhook's three attempts) and the alert record.
+	alertTimeout = time.Minute
 )
 
 // observers keeps each storage's observer across config reloads, keyed
@@ -95,6 +98,8 @@ type App struct {
 	locks     *lockState
 	view      *atomic.Pointer[View]
 	lastFacts Facts // the source's last success; the loop's own
+	alerting  *atomic.Bool
+	alertWG   *sync.WaitGroup
 
 	// mu guards cancel and done; a pointer, since Caddy copies the zero
 	// App to read its module info.
@@ -145,6 +150,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 func (a *App) provision() error {
 	a.mu = new(sync.Mutex)
 	a.view = new(atomic.Pointer[View])
+	a.alerting, a.alertWG = new(atomic.Bool), new(sync.WaitGroup)
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -263,6 +269,7 @@ func (a *App) Stop() error {
 	}
 	cancel()
 	<-done
+	a.alertWG.Wait()
 	if caddy.Exiting() {
 		ctx, cancel := context.WithTimeout(context.Background(), a.opTimeout())
 		defer cancel()
@@ -345,10 +352,24 @@ func (a *App) round(ctx context.Context) {
 	if v.Alerting.Mode != modeOncePerFleet || v.Alerting.Alerter != a.self || !v.Storage.OK {
 		return
 	}
-	al := &alerter{self: a.self, storage: a.storage, notifiers: a.notifiers, logger: a.logger, stats: a.obs.stats, now: a.now, wait: a.opTimeout()}
-	if err := al.run(opCtx, v, firstSeen, time.Duration(a.DriftGrace)); err != nil {
-		a.logger.Warn("sending fleet alerts; trying again next interval", zap.Error(err))
+	// Alerting may wait for a lock and a notifier's retries: it runs
+	// beside the loop, one run at a time, so this instance keeps writing
+	// its record (a slow webhook must not make the alerter look stale).
+	if !a.alerting.CompareAndSwap(false, true) {
+		return
 	}
+	al := &alerter{self: a.self, storage: a.storage, notifiers: a.notifiers, logger: a.logger, stats: a.obs.stats, now: a.now, wait: a.opTimeout()}
+	grace := time.Duration(a.DriftGrace)
+	a.alertWG.Add(1)
+	go func() {
+		defer a.alertWG.Done()
+		defer a.alerting.Store(false)
+		alertCtx, cancel := context.WithTimeout(ctx, alertTimeout)
+		defer cancel()
+		if err := al.run(alertCtx, v, firstSeen, grace); err != nil {
+			a.logger.Warn("sending fleet alerts; trying again next interval", zap.Error(err))
+		}
+	}()
 }
 
 // instanceFacts asks the source and adds what the fleet knows itself.

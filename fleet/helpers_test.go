@@ -146,6 +146,7 @@ func rounds(clk *testClock, n int, insts ...*testInstance) {
 		clk.add(time.Second)
 		for _, in := range insts {
 			in.app.round(context.Background())
+			in.app.alertWG.Wait() // alerting runs beside the loop
 		}
 	}
 }
