@@ -1,6 +1,11 @@
 package integration
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -120,6 +125,9 @@ func TestFleetThreeProcesses(t *testing.T) {
 		t.Fatalf("%d stale alerts after the restart; want still 1", len(got))
 	}
 
+	// The metrics say the same, and pass promtool's lint.
+	checkFleetMetrics(t, procs[0])
+
 	// 4. The shared folder turns read-only for b alone.
 	if !nsOK {
 		t.Logf("SKIPPED read-only storage case: %s", nsWhy)
@@ -229,4 +237,35 @@ func without(procs []*fleetProc, x *fleetProc) []*fleetProc {
 		}
 	}
 	return out
+}
+
+// checkFleetMetrics scrapes one instance: the fleet gauges agree with its
+// view, and promtool (when installed, as CI installs it) finds nothing to
+// lint in the fleet_ families.
+func checkFleetMetrics(t *testing.T, p *fleetProc) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", p.adminPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`fleet_instances{state="alive"} 3`, `fleet_drift_items{kind="mode"} 1`, `fleet_storage_healthy 1`, `fleet_alerting_mode{mode="once_per_fleet"} 1`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Log("promtool not installed: metrics lint skipped")
+		return
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	out, _ := cmd.CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "fleet_") {
+			t.Errorf("promtool check metrics: %s", line)
+		}
+	}
 }
