@@ -377,3 +377,28 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// An instance restarted with its clock stepped back finds its previous
+// process's record dated later than its new one: it deletes the old one,
+// not its own new records.
+func TestFleetOwnOldRecordFromTheFuture(t *testing.T) {
+	st := fileStorage(t)
+	clk := newTestClock()
+	a := newInstance(t, st, clk.now, sampleFacts(), nil)
+	future, body, err := encodeRecord(a.app.self, clk.now().Add(time.Hour), InstanceFacts{Facts: sampleFacts(), Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, st.Store(context.Background(), future, body))
+	rounds(clk, 3, a)
+	keys, err := st.List(context.Background(), instancesPrefix, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0] == future || keys[0] != a.app.obs.lastKey {
+		t.Fatalf("keys %v; want only this process's last record %s", keys, a.app.obs.lastKey)
+	}
+	if s := stateOf(a.app.currentView(), a.app.self); s != StateAlive {
+		t.Errorf("own state %s; want alive", s)
+	}
+}

@@ -170,11 +170,25 @@ func (o *observer) list(ctx context.Context, st certmagic.Storage, logger *zap.L
 
 	newest := make(map[string]recordKey)
 	var ownOld []string
+	o.mu.Lock()
+	lastKey := o.lastKey
+	o.mu.Unlock()
 	for _, key := range keys {
 		k, err := parseKey(key)
 		if err != nil {
 			if !isTempKey(key) {
 				o.warnOnce(logger, key, skipBadKey, fmt.Errorf("%q under the fleet prefix is not a fleet record; remove it", key))
+			}
+			continue
+		}
+		if k.instance == o.self && lastKey != "" {
+			// Our own newest record is the one we last wrote, whatever
+			// the times in older keys say (a clock stepped back across a
+			// restart must not make us delete our new records).
+			if k.key == lastKey {
+				newest[k.instance] = k
+			} else {
+				ownOld = append(ownOld, k.key)
 			}
 			continue
 		}
