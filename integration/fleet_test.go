@@ -125,8 +125,20 @@ func TestFleetThreeProcesses(t *testing.T) {
 		t.Fatalf("%d stale alerts after the restart; want still 1", len(got))
 	}
 
-	// The metrics say the same, and pass promtool's lint.
+	// The metrics say the same, and pass promtool's lint; the admin route
+	// is read-only.
 	checkFleetMetrics(t, procs[0])
+	for method, want := range map[string]int{http.MethodHead: http.StatusOK, http.MethodPost: http.StatusMethodNotAllowed, http.MethodDelete: http.StatusMethodNotAllowed} {
+		req, _ := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d/fleet/", procs[0].adminPort), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s /fleet/: %d; want %d", method, resp.StatusCode, want)
+		}
+	}
 
 	// 4. The shared folder turns read-only for b alone.
 	if !nsOK {
