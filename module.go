@@ -15,4 +15,6 @@ import (
 	_ "github.com/hardtls/caddy-hardtls/tlsguard"
 	// App pinreport, events.handlers.pinreport and admin.api.pinreport.
 	_ "github.com/hardtls/caddy-hardtls/pinreport"
+	// App fleet and admin.api.fleet.
+	_ "github.com/hardtls/caddy-hardtls/fleet"
 )

@@ -1,0 +1,128 @@
+package caddyfile
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/hardtls/caddy-hardtls/fleet"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("fleet", parseFleet)
+}
+
+// parseFleet sets up the fleet app from the global option. Syntax:
+//
+//	fleet {
+//		interval        <duration>
+//		stale_after     <missed intervals>
+//		gone_after      <missed intervals>
+//		clock_tolerance <duration>
+//		drift_grace     <duration>
+//		webhook <url> {
+//			secret  <secret>
+//			timeout <duration>
+//		}
+//	}
+//
+// A bare "fleet" turns the app on with its defaults. Only the syntax is
+// checked here; the fleet module checks every value (bounds included)
+// when the config loads, with the same message for JSON and Caddyfile.
+func parseFleet(d *caddyfile.Dispenser, existing any) (any, error) {
+	d.Next() // consume option name
+	if existing != nil {
+		return nil, d.Err("fleet: global option given twice; keep one block")
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	app := new(fleet.App)
+	seen := subdirectives{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := seen.once(d); err != nil {
+			return nil, err
+		}
+		var err error
+		switch d.Val() {
+		case "interval":
+			app.Interval, err = fleetDuration(d)
+		case "stale_after":
+			app.StaleAfter, err = fleetInt(d)
+		case "gone_after":
+			app.GoneAfter, err = fleetInt(d)
+		case "clock_tolerance":
+			app.ClockTolerance, err = fleetDuration(d)
+		case "drift_grace":
+			app.DriftGrace, err = fleetDuration(d)
+		case "webhook":
+			app.Webhook, err = parseFleetWebhook(d)
+		default:
+			return nil, d.Errf("fleet: unrecognized subdirective %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return httpcaddyfile.App{Name: "fleet", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// parseFleetWebhook reads the webhook subdirective and its block.
+func parseFleetWebhook(d *caddyfile.Dispenser) (*fleet.Webhook, error) {
+	url, err := oneArg(d)
+	if err != nil {
+		return nil, d.Errf("fleet webhook: want one URL, e.g. webhook https://alerts.example.com/hook")
+	}
+	hook := &fleet.Webhook{URL: url}
+	seen := subdirectives{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := seen.once(d); err != nil {
+			return nil, err
+		}
+		switch d.Val() {
+		case "secret":
+			if hook.Secret, err = oneArg(d); err != nil {
+				return nil, err
+			}
+		case "timeout":
+			if hook.Timeout, err = fleetDuration(d); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, d.Errf("fleet webhook: unrecognized subdirective %q", d.Val())
+		}
+	}
+	return hook, nil
+}
+
+// fleetDuration reads one duration in Caddy's syntax (90s, 10m, 14d); its
+// bounds are the module's to check.
+func fleetDuration(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	name := d.Val()
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil {
+		return 0, d.Errf("fleet %s: %q is not a duration such as 90s, 10m or 14d", name, v)
+	}
+	return caddy.Duration(dur), nil
+}
+
+// fleetInt reads one whole number; its bounds are the module's to check.
+func fleetInt(d *caddyfile.Dispenser) (int, error) {
+	name := d.Val()
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, d.Errf("fleet %s: %q is not a whole number of intervals, e.g. 3", name, v)
+	}
+	return n, nil
+}
