@@ -1,17 +1,15 @@
 package fleet
 
 // This file is the only one in package fleet that reads other hardtls
-// packages and Caddy's running apps. Every cross-package call is listed in
-// docs/fleet.md ("Where the facts come from") so that it can be re-pointed
-// to the shared package of served certificates and their facts in
-// internal/ once that exists.
+// packages and Caddy's running apps: tlsguard's report, and the served
+// certificates and their facts from internal/certs, the enumeration
+// tlsguard and pinreport use too (docs/fleet.md, "Where the facts come
+// from").
 
 import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,11 +22,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/caddyserver/certmagic"
 
-	"github.com/hardtls/caddy-hardtls/pinreport"
+	"github.com/hardtls/caddy-hardtls/internal/certs"
 	"github.com/hardtls/caddy-hardtls/tlsguard"
 )
 
@@ -71,27 +67,18 @@ func (s *caddySource) Facts(context.Context) (Facts, error) {
 		errs = append(errs, fmt.Errorf("tlsguard app: %w", err))
 	}
 
-	// Cross-package read 2: the served certificates, and the names the
-	// config serves.
-	certs, err := pinreport.ServedCertificates(s.ctx)
+	// Cross-package read 2: the names the config serves and the
+	// certificates Caddy has for them.
+	httpApp, tlsApp, err := certs.Apps(s.ctx)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("reading the http and tls apps: %w", err))
+	}
+	found, err := certs.Served(s.ctx)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("listing the served certificates: %w", err))
 	}
-	f.Names = namesOf(s.configNames(), certs)
+	f.Names = namesOf(certs.Names(httpApp, tlsApp), found.Distinct())
 	return f, errors.Join(errs...)
-}
-
-// configNames returns the names the config serves (cross-package read 3).
-func (s *caddySource) configNames() []string {
-	var httpApp *caddyhttp.App
-	var tlsApp *caddytls.TLS
-	if app, err := s.ctx.AppIfConfigured("http"); err == nil {
-		httpApp, _ = app.(*caddyhttp.App)
-	}
-	if app, err := s.ctx.AppIfConfigured("tls"); err == nil {
-		tlsApp, _ = app.(*caddytls.TLS)
-	}
-	return pinreport.ServedNames(httpApp, tlsApp)
 }
 
 // sitesOf turns tlsguard's report into the record's sites.
@@ -123,11 +110,16 @@ func sitesOf(rep tlsguard.Report) []Site {
 }
 
 // namesOf returns every name the config serves, and every name on a
-// served certificate, with the leaf that serves it. Names with no
-// certificate yet are left out.
-func namesOf(configNames []string, certs []certmagic.Certificate) []Name {
+// served certificate, with the leaf that serves it, chosen by the same
+// rule as tlsguard's (certs.ServedFor). Names with no certificate yet are
+// left out.
+func namesOf(configNames []string, served []*certmagic.Certificate) []Name {
+	facts := make([]*certs.Facts, len(served))
+	in := certs.NewInterner()
 	names := slices.Clone(configNames)
-	for _, c := range certs {
+	for i, c := range served {
+		f := certs.NewFacts(c, certs.Origin{}, in)
+		facts[i] = &f
 		names = append(names, c.Names...)
 	}
 	for i := range names {
@@ -137,57 +129,14 @@ func namesOf(configNames []string, certs []certmagic.Certificate) []Name {
 	names = slices.Compact(names)
 	var out []Name
 	for _, name := range names {
-		i := servingCertificate(certs, name)
+		i := certs.ServedFor(facts, name)
 		if i < 0 {
 			continue
 		}
-		sum, pin := leafDigests(certs[i].Leaf)
-		out = append(out, Name{Name: name, SHA256: sum, SPKI: pin, NotAfter: certs[i].Leaf.NotAfter.UTC()})
+		f := facts[i]
+		out = append(out, Name{Name: name, SHA256: f.SHA256.String(), SPKI: f.SPKI.String(), NotAfter: f.Leaf.NotAfter.UTC()})
 	}
 	return out
-}
-
-// servingCertificate picks the certificate Caddy serves for a name: an
-// exact name beats a wildcard, and among equals the one valid longest wins
-// (a renewal replaces its predecessor). -1 when none matches.
-//
-// TO BE REPLACED at merge by the shared enumeration in internal/ (the same
-// rule as tlsguard's certificateFor).
-func servingCertificate(certs []certmagic.Certificate, name string) int {
-	best, bestExact := -1, false
-	for i, c := range certs {
-		if c.Leaf == nil {
-			continue
-		}
-		exact, match := false, false
-		for _, n := range c.Names {
-			n = strings.ToLower(n)
-			switch {
-			case n == name:
-				exact, match = true, true
-			case certmagic.MatchWildcard(name, n):
-				match = true
-			}
-		}
-		if !match {
-			continue
-		}
-		if best < 0 || (exact && !bestExact) || (exact == bestExact && c.Leaf.NotAfter.After(certs[best].Leaf.NotAfter)) {
-			best, bestExact = i, exact
-		}
-	}
-	return best
-}
-
-// leafDigests returns the hex SHA-256 of a leaf's DER and its SPKI pin,
-// base64(sha256(SubjectPublicKeyInfo)).
-//
-// TO BE REPLACED at merge by the certificate facts of the shared package
-// in internal/ (pinreport.SPKIPin computes the same pin today).
-func leafDigests(leaf *x509.Certificate) (sha string, pin string) {
-	sum := sha256.Sum256(leaf.Raw)
-	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	return hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(spki[:])
 }
 
 // hardtlsVersion returns the version of hardtls in this build: "(devel)"
