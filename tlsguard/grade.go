@@ -313,12 +313,14 @@ func cipherScore(suites []uint16) int {
 
 // hstsCaps caps at A- a site whose HSTS header is missing, invalid,
 // disabled or shorter than 180 days: the rating guide (2009e) reserves A+
-// for HSTS of at least six months.
+// for HSTS of at least six months. Invalid is what browsers ignore (RFC
+// 6797 section 6.1), a repeated directive included, which hstspreload
+// only warns about.
 func hstsCaps(h *hstspolicy.Header, issues hstspolicy.Issues) []Cap {
 	switch {
 	case h == nil:
 		return []Cap{{GradeAMinus, "hsts.missing", "no Strict-Transport-Security header (HSTS)"}}
-	case len(issues.Errors()) > 0 || h.MaxAge == nil:
+	case issues.IgnoredByBrowsers() || h.MaxAge == nil:
 		return []Cap{{GradeAMinus, "hsts.invalid", "the Strict-Transport-Security header is invalid"}}
 	case *h.MaxAge == 0:
 		return []Cap{{GradeAMinus, "hsts.disabled", "HSTS is disabled (max-age=0)"}}

@@ -67,6 +67,12 @@ func TestRate(t *testing.T) {
 			h, is := hsts(t, "max-age=1y")
 			return GradeInput{Versions: both, Suites: caddySuites, Curves: curves, KeyType: "ecdsa", KeyBits: 256, HSTS: h, HSTSIssues: is}
 		}(), grade: "A-", score: 96, proto: 100, kx: 100, c: 90, caps: []string{"hsts.invalid"}},
+		{name: "hsts repeated directive", in: func() GradeInput {
+			// RFC 6797 section 6.1: browsers ignore a header that repeats a
+			// directive; hstspreload only warns.
+			h, is := hsts(t, "max-age=63072000; includeSubDomains; max-age=63072000")
+			return GradeInput{Versions: both, Suites: caddySuites, Curves: curves, KeyType: "ecdsa", KeyBits: 256, HSTS: h, HSTSIssues: is}
+		}(), grade: "A-", score: 96, proto: 100, kx: 100, c: 90, caps: []string{"hsts.invalid"}},
 		{name: "tls 1.2 only",
 			in:    GradeInput{Versions: tls12, Suites: gcm12, Curves: curves, KeyType: "ecdsa", KeyBits: 256, HSTS: twoYears},
 			grade: "A-", score: 96, proto: 100, kx: 100, c: 90, caps: []string{"protocol.no_tls13"}},
