@@ -15,6 +15,8 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/finding"
 )
 
 // Alert events.
@@ -34,9 +36,11 @@ type Alert struct {
 	ID string `json:"id"`
 	// Event is fleet_drift, fleet_drift_resolved, fleet_instance_stale or
 	// fleet_instance_recovered.
-	Event    string    `json:"event"`
-	Severity string    `json:"severity"`
-	Time     time.Time `json:"time"`
+	Event string `json:"event"`
+	// Severity is warning for drift and stale instances, info when they
+	// end.
+	Severity finding.Severity `json:"severity"`
+	Time     time.Time        `json:"time"`
 	// SentBy is the ID of the instance that sent the alert.
 	SentBy  string      `json:"sent_by"`
 	Message string      `json:"message"`
@@ -313,9 +317,9 @@ func (al *alerter) load(ctx context.Context) (alertRecord, error) {
 }
 
 func (al *alerter) newAlert(event string, items []AlertItem, now time.Time) Alert {
-	sev := "warning"
+	sev := finding.Warning
 	if event == EventDriftResolved || event == EventInstanceRecovered {
-		sev = "info"
+		sev = finding.Info
 	}
 	texts := make([]string, len(items))
 	for i, it := range items {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/finding"
 )
 
 // A Notifier delivers the fleet's alerts. The instance that sends an
@@ -35,7 +37,7 @@ func (n logNotifier) Notify(_ context.Context, al Alert) error {
 		keys[i] = it.Key
 	}
 	level := zap.WarnLevel
-	if al.Severity == "info" {
+	if al.Severity == finding.Info {
 		level = zap.InfoLevel
 	}
 	n.logger.Check(level, "fleet alert").Write(

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hardtls/caddy-hardtls/internal/finding"
 )
 
 // Header is the meaning of one Strict-Transport-Security header value
@@ -38,13 +40,14 @@ func (h Header) String() string {
 }
 
 // Severity says whether an Issue makes a header unusable (SeverityError)
-// or only unwise (SeverityWarning).
-type Severity string
+// or only unwise (SeverityWarning); it is the scale every hardtls module
+// reports with.
+type Severity = finding.Severity
 
 // Severities of issues.
 const (
-	SeverityError   Severity = "error"
-	SeverityWarning Severity = "warning"
+	SeverityError   = finding.Error
+	SeverityWarning = finding.Warning
 )
 
 // Issue is one finding about an HSTS header. Codes are those of
@@ -61,6 +64,9 @@ type Issue struct {
 	Fix string `json:"fix,omitempty"`
 }
 
+// Rating implements finding.Rated.
+func (i Issue) Rating() (string, Severity) { return i.Code, i.Severity }
+
 func (i Issue) String() string {
 	s := i.Message + " (" + i.Code + ")"
 	if i.Fix != "" {
@@ -73,30 +79,13 @@ func (i Issue) String() string {
 type Issues []Issue
 
 // Errors returns only the findings of SeverityError, in order.
-func (is Issues) Errors() Issues { return is.filter(SeverityError) }
+func (is Issues) Errors() Issues { return finding.Only(is, SeverityError) }
 
 // Warnings returns only the findings of SeverityWarning, in order.
-func (is Issues) Warnings() Issues { return is.filter(SeverityWarning) }
-
-func (is Issues) filter(sev Severity) Issues {
-	var out Issues
-	for _, i := range is {
-		if i.Severity == sev {
-			out = append(out, i)
-		}
-	}
-	return out
-}
+func (is Issues) Warnings() Issues { return finding.Only(is, SeverityWarning) }
 
 // Has reports whether a finding with the given code is present.
-func (is Issues) Has(code string) bool {
-	for _, i := range is {
-		if i.Code == code {
-			return true
-		}
-	}
-	return false
-}
+func (is Issues) Has(code string) bool { return finding.Has(is, code) }
 
 // IgnoredByBrowsers reports whether a browser following RFC 6797 drops
 // the header these parse findings describe: any error, or a repeated

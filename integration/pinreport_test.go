@@ -192,7 +192,7 @@ func TestPinReportACMERenewal(t *testing.T) {
 
 	// keyoff's chain matches none of its expected pins: an alert, once.
 	mismatch, attempts := hook.waitAlert(t, pinreport.EventPinMismatch, keyOff, 20*time.Second)
-	if mismatch.Severity != "critical" || mismatch.Host != keyOff || !slices.Equal(mismatch.ExpectedPins, mismatchPins) {
+	if mismatch.Severity != pinreport.SeverityCritical || mismatch.Host != keyOff || !slices.Equal(mismatch.ExpectedPins, mismatchPins) {
 		t.Errorf("pin mismatch alert: %+v", mismatch)
 	}
 	if attempts != 3 {
@@ -242,7 +242,7 @@ func TestPinReportACMERenewal(t *testing.T) {
 	keptKey := func(al pinreport.Alert) bool {
 		return al.OldPin == onFirst.SPKIPin && al.NewPin == onFirst.SPKIPin && strings.Contains(al.Detail, "key kept")
 	}
-	if al, _ := hook.waitAlert(t, pinreport.EventRenewed, keyOn, 10*time.Second, keptKey); al.Severity != "info" || al.Certificate == nil {
+	if al, _ := hook.waitAlert(t, pinreport.EventRenewed, keyOn, 10*time.Second, keptKey); al.Severity != pinreport.SeverityInfo || al.Certificate == nil {
 		t.Errorf("renewed alert for %s: %+v", keyOn, al)
 	}
 	if !hasLogFor(logsSince(t, mark, "certificate renewed", 5*time.Second), keyOn, func(e logEntry) bool {
@@ -290,7 +290,7 @@ func TestPinReportACMERenewal(t *testing.T) {
 	}
 	id, _ := failed[0]["identifier"].(string)
 	al, attempts := hook.waitAlert(t, pinreport.EventRenewalFailed, id, 10*time.Second)
-	if al.Severity != "warning" || al.Error == "" || al.Certificate == nil {
+	if al.Severity != pinreport.SeverityWarning || al.Error == "" || al.Certificate == nil {
 		t.Errorf("renewal_failed alert: %+v", al)
 	}
 	if attempts != 3 {

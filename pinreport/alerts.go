@@ -2,6 +2,7 @@ package pinreport
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/finding"
 )
 
 // level is how close to expiry a certificate is, worst last.
@@ -27,31 +29,28 @@ func (l level) String() string {
 	return [...]string{"ok", "warning", "critical", "expired"}[l]
 }
 
-// Severity ranks alerts; the webhook sends those at or above its
-// min_severity.
-type Severity uint8
+// Severity ranks alerts on the scale every hardtls module reports with;
+// the webhook sends those at or above its min_severity.
+type Severity = finding.Severity
 
-// Severities, lowest first.
+// The severities of pinreport's alerts, lowest first.
 const (
-	SeverityInfo Severity = iota
-	SeverityWarning
-	SeverityCritical
-	numSeverities
+	SeverityInfo     = finding.Info
+	SeverityWarning  = finding.Warning
+	SeverityCritical = finding.Critical
 )
 
-// String returns the severity's name.
-func (s Severity) String() string {
-	return [...]string{"info", "warning", "critical"}[s]
-}
+// alertSeverities are the severities alerts have, lowest first; pinreport
+// raises no error-level alert.
+var alertSeverities = [...]Severity{SeverityInfo, SeverityWarning, SeverityCritical}
 
-// parseSeverity reads a severity name.
+// parseSeverity reads a min_severity: one of alertSeverities.
 func parseSeverity(s string) (Severity, error) {
-	for sev := range numSeverities {
-		if sev.String() == s {
-			return sev, nil
-		}
+	sev, err := finding.Parse(s)
+	if err != nil || !slices.Contains(alertSeverities[:], sev) {
+		return 0, fmt.Errorf("min_severity %q is not a severity; want info, warning or critical", s)
 	}
-	return 0, fmt.Errorf("min_severity %q is not a severity; want info, warning or critical", s)
+	return sev, nil
 }
 
 // Alert events.
@@ -78,7 +77,7 @@ type Alert struct {
 	// expiry_critical, expired, renewal_failed, obtain_failed, revoked,
 	// pin_changed and pin_mismatch.
 	Event    string    `json:"event"`
-	Severity string    `json:"severity"`
+	Severity Severity  `json:"severity"`
 	Time     time.Time `json:"time"`
 	Message  string    `json:"message"`
 	// Identifier is the name certmagic obtains or renews a certificate for.
@@ -95,8 +94,6 @@ type Alert struct {
 	NewPin string `json:"new_pin,omitempty"`
 
 	Certificate *AlertCertificate `json:"certificate,omitempty"`
-
-	severity Severity
 }
 
 // AlertCertificate is the certificate an alert is about, in the shape
@@ -105,7 +102,7 @@ type AlertCertificate = certs.Summary
 
 // newAlert starts an alert with a fresh ID.
 func newAlert(event string, sev Severity, now time.Time, msg string) Alert {
-	return Alert{ID: uuid.NewString(), Event: event, Severity: sev.String(), Time: now, Message: msg, severity: sev}
+	return Alert{ID: uuid.NewString(), Event: event, Severity: sev, Time: now, Message: msg}
 }
 
 // alertCertificate describes a certificate for an alert.
@@ -193,7 +190,7 @@ func (t thresholds) expiryAlert(e *entry, lvl level, why string, now time.Time) 
 // severity.
 func logAlert(logger *zap.Logger, al Alert) {
 	lvl := zapcore.InfoLevel
-	switch al.severity {
+	switch al.Severity {
 	case SeverityWarning:
 		lvl = zapcore.WarnLevel
 	case SeverityCritical:
@@ -205,7 +202,7 @@ func logAlert(logger *zap.Logger, al Alert) {
 	}
 	fields := []zap.Field{
 		zap.String("event", al.Event),
-		zap.String("severity", al.Severity),
+		zap.Stringer("severity", al.Severity),
 		zap.String("alert_id", al.ID),
 	}
 	if al.Identifier != "" {

@@ -95,7 +95,7 @@ func TestExpiryAlertEvents(t *testing.T) {
 		{thresholds{}, levelExpired, EventExpired, SeverityCritical},
 	} {
 		al := tc.th.expiryAlert(e, tc.lvl, "why", now)
-		if al.Event != tc.event || al.severity != tc.sev || al.Severity != tc.sev.String() || al.Detail != "why" || al.ID == "" {
+		if al.Event != tc.event || al.Severity != tc.sev || al.Detail != "why" || al.ID == "" {
 			t.Errorf("level %s: alert %+v; want event %s, severity %s", tc.lvl, al, tc.event, tc.sev)
 		}
 	}

@@ -109,7 +109,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.pinChanges, &st.pinChanges)
 	counter(c.pinMismatches, &st.pinMismatches)
 	counter(c.revoked, &st.revocations)
-	for sev := range numSeverities {
+	for _, sev := range alertSeverities {
 		counter(c.alerts, &st.alerts[sev], sev.String())
 	}
 	counter(c.webhook, &st.webhookSent, "sent")

@@ -270,7 +270,7 @@ func (a *App) ObservedNames() []string {
 
 // raise counts, logs and sends an alert.
 func (a *App) raise(al Alert) {
-	a.state.alerts[al.severity].Add(1)
+	a.state.alerts[al.Severity].Add(1)
 	logAlert(a.logger, al)
 	if a.sink != nil {
 		a.sink.enqueue(al)

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/certmagic"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/finding"
 )
 
 // states shares one state among the pinreport apps of successive configs:
@@ -44,7 +45,7 @@ type state struct {
 
 	renewals, renewalFailures, obtainFailures atomic.Uint64
 	pinChanges, pinMismatches, revocations    atomic.Uint64
-	alerts                                    [numSeverities]atomic.Uint64
+	alerts                                    [finding.Critical + 1]atomic.Uint64
 	webhookSent, webhookFailed, webhookDrop   atomic.Uint64
 }
 

@@ -186,7 +186,7 @@ func newSink(hook *Webhook, client *http.Client, st *state, logger *zap.Logger) 
 // drops it, since alerts come from event handlers that must not stall
 // certificate management.
 func (s *sink) enqueue(al Alert) {
-	if al.severity < s.hook.minSeverity {
+	if al.Severity < s.hook.minSeverity {
 		return
 	}
 	select {

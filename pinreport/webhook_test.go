@@ -87,7 +87,7 @@ func TestWebhookRetriesAndSigns(t *testing.T) {
 	if err := json.Unmarshal(rc.bodies[2], &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != al.ID || got.Identifier != "a.example" || got.Severity != "warning" {
+	if got.ID != al.ID || got.Identifier != "a.example" || got.Severity != SeverityWarning {
 		t.Errorf("delivered %+v", got)
 	}
 }

@@ -6,18 +6,21 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/hardtls/caddy-hardtls/internal/finding"
 )
 
-// Severity ranks a Finding.
-type Severity string
+// Severity ranks a Finding, on the scale every hardtls module reports
+// with.
+type Severity = finding.Severity
 
 // Severities. In enforce mode, error findings about connection policies
 // refuse the config; certificate and site findings never do, since
 // certificates arrive after the config is loaded.
 const (
-	SeverityError   Severity = "error"
-	SeverityWarning Severity = "warning"
-	SeverityInfo    Severity = "info"
+	SeverityError   = finding.Error
+	SeverityWarning = finding.Warning
+	SeverityInfo    = finding.Info
 )
 
 // Finding is one thing tlsguard noticed about the config, a certificate or
@@ -44,6 +47,9 @@ type Finding struct {
 	Value string `json:"value,omitempty"`
 	Want  string `json:"want,omitempty"`
 }
+
+// Rating implements finding.Rated.
+func (f Finding) Rating() (string, Severity) { return f.Code, f.Severity }
 
 // location renders where the finding is, e.g. `server "srv0" policy 1`.
 func (f Finding) location() string {
@@ -121,35 +127,9 @@ func (f Finding) level() zapcore.Level {
 type Findings []Finding
 
 // Errors returns the findings of SeverityError.
-func (fs Findings) Errors() Findings {
-	var out Findings
-	for _, f := range fs {
-		if f.Severity == SeverityError {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// Has reports whether a finding with the code is present.
-func (fs Findings) Has(code string) bool {
-	for _, f := range fs {
-		if f.Code == code {
-			return true
-		}
-	}
-	return false
-}
+func (fs Findings) Errors() Findings { return finding.Only(fs, SeverityError) }
 
 // count returns how many findings have the severity.
-func (fs Findings) count(sev Severity) int {
-	n := 0
-	for _, f := range fs {
-		if f.Severity == sev {
-			n++
-		}
-	}
-	return n
-}
+func (fs Findings) count(sev Severity) int { return finding.Count(fs, sev) }
 
 func intPtr(i int) *int { return &i }

@@ -76,7 +76,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	// then this assessment's certificate and site findings.
 	for _, sev := range []Severity{SeverityError, SeverityWarning, SeverityInfo} {
 		n := a.findings.count(sev) + as.findings.count(sev)
-		ch <- prometheus.MustNewConstMetric(c.findings, prometheus.GaugeValue, float64(n), string(sev))
+		ch <- prometheus.MustNewConstMetric(c.findings, prometheus.GaugeValue, float64(n), sev.String())
 	}
 	for _, srv := range as.servers {
 		for _, s := range srv.Sites {

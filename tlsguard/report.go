@@ -138,7 +138,7 @@ func (a *App) logFindings(fs Findings) {
 			continue
 		}
 		if ce := a.logger.Check(f.level(), "tlsguard finding"); ce != nil {
-			ce.Write(append([]zap.Field{zap.String("severity", string(f.Severity))}, f.fields()...)...)
+			ce.Write(append([]zap.Field{zap.Stringer("severity", f.Severity)}, f.fields()...)...)
 		}
 	}
 }
