@@ -44,9 +44,9 @@ var update = flag.Bool("update", false, "rewrite the JSON of testdata/*.caddyfil
 //   - refused by the adapter: the Caddyfile error is Caddy's envelope
 //     ("parsing caddyfile tokens for 'tlsguard': "), a message M, and
 //     the position (", at Caddyfile:5"), so the Caddyfile adds only the
-//     file and line; the JSON error contains M verbatim, since M is the
+//     file and line; the JSON error ends with M verbatim, since M is the
 //     module's message (an exported check, or the decoder's own words for
-//     a duration or seconds value);
+//     a duration or seconds value) and Caddy only prefixes it;
 //   - refused by the Caddyfile's grammar (argument count, a
 //     subdirective's name, a token that is not the field's type): M is
 //     the Caddyfile's; the twin is refused too and names the same thing
