@@ -3,7 +3,6 @@ package caddyfile
 import (
 	"strconv"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -32,6 +31,8 @@ func init() {
 // A bare "fleet" turns the app on with its defaults. Only the syntax is
 // checked here; the fleet module checks every value (bounds included)
 // when the config loads, with the same message for JSON and Caddyfile.
+// A token that is not a duration gets the message a JSON string gets
+// (durationValue).
 func parseFleet(d *caddyfile.Dispenser, existing any) (any, error) {
 	d.Next() // consume option name
 	if existing != nil {
@@ -49,15 +50,15 @@ func parseFleet(d *caddyfile.Dispenser, existing any) (any, error) {
 		var err error
 		switch d.Val() {
 		case "interval":
-			app.Interval, err = fleetDuration(d)
+			app.Interval, err = durationValue(d, "interval")
 		case "stale_after":
 			app.StaleAfter, err = fleetInt(d)
 		case "gone_after":
 			app.GoneAfter, err = fleetInt(d)
 		case "clock_tolerance":
-			app.ClockTolerance, err = fleetDuration(d)
+			app.ClockTolerance, err = durationValue(d, "clock_tolerance")
 		case "drift_grace":
-			app.DriftGrace, err = fleetDuration(d)
+			app.DriftGrace, err = durationValue(d, "drift_grace")
 		case "webhook":
 			app.Webhook, err = parseFleetWebhook(d)
 		default:
@@ -88,7 +89,7 @@ func parseFleetWebhook(d *caddyfile.Dispenser) (*fleet.Webhook, error) {
 				return nil, err
 			}
 		case "timeout":
-			if hook.Timeout, err = fleetDuration(d); err != nil {
+			if hook.Timeout, err = durationValue(d, "webhook.timeout"); err != nil {
 				return nil, err
 			}
 		default:
@@ -96,21 +97,6 @@ func parseFleetWebhook(d *caddyfile.Dispenser) (*fleet.Webhook, error) {
 		}
 	}
 	return hook, nil
-}
-
-// fleetDuration reads one duration in Caddy's syntax (90s, 10m, 14d); its
-// bounds are the module's to check.
-func fleetDuration(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	name := d.Val()
-	v, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil {
-		return 0, d.Errf("fleet %s: %q is not a duration such as 90s, 10m or 14d", name, v)
-	}
-	return caddy.Duration(dur), nil
 }
 
 // fleetInt reads one whole number; its bounds are the module's to check.

@@ -92,8 +92,8 @@ func FuzzHTTPSRedirectDirective(f *testing.F) {
 // fuzzGlobalOption adapts a Caddyfile whose global options block holds the
 // option with the given body (which must not panic) and, when it adapts,
 // checks that the app's JSON decodes strictly into the app's struct, as
-// Caddy will decode it. Apps are not provisioned here: that needs a running
-// config, which the integration tests have.
+// Caddy will decode it. Whether the app then loads, and whether its JSON
+// twin gets the same decision, is FuzzCaddyfileAndJSONAgree's to check.
 func fuzzGlobalOption(t *testing.T, option, body string, app any) {
 	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n\t"+option+" "+body+"\n}\nexample.com {\n\trespond ok\n}\n"), nil)
 	if err != nil {

@@ -1,14 +1,10 @@
-// Package caddyfile registers the Caddyfile syntax of every hardtls module:
-// the hsts and https_redirect directives and the tlsguard and pinreport
-// global options. It only turns tokens into the modules' JSON config; the
-// modules themselves know nothing of the Caddyfile.
 package caddyfile
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // subdirectives refuses a subdirective that appears twice in one block,
@@ -60,31 +56,19 @@ func noArgs(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// intArg reads one integer argument between lo and hi.
-func intArg(d *caddyfile.Dispenser, lo, hi int) (int, error) {
-	name := d.Val()
+// durationValue reads the one duration argument of the current
+// subdirective, the value of the JSON field at path. A token that is not
+// a duration gets the error a JSON config gets for the same string
+// (strictjson.ParseDuration); whether the duration is in range is the
+// module's to say when the config loads.
+func durationValue(d *caddyfile.Dispenser, path string) (caddy.Duration, error) {
 	v, err := oneArg(d)
 	if err != nil {
 		return 0, err
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, d.Errf("%s: %q is not a whole number from %d to %d", name, v, lo, hi)
-	}
-	return n, nil
-}
-
-// durationArg reads one positive duration argument in Caddy's syntax
-// (90s, 10m, 14d); module names the global option in the error.
-func durationArg(d *caddyfile.Dispenser, module string) (caddy.Duration, error) {
-	name := d.Val()
-	v, err := oneArg(d)
+	dur, err := strictjson.ParseDuration(path, v)
 	if err != nil {
-		return 0, err
+		return 0, d.WrapErr(err)
 	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil || dur <= 0 {
-		return 0, d.Errf("%s %s: %q is not a positive duration such as 90s, 10m or 14d", module, name, v)
-	}
-	return caddy.Duration(dur), nil
+	return dur, nil
 }

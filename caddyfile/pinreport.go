@@ -34,10 +34,10 @@ func init() {
 //
 // A bare "pinreport" turns the app on with its defaults. pin may be given
 // for several hosts, and several times for one host; the pins are joined.
-// Values are checked by the pinreport package's own rules (ParsePin,
-// CheckWebhookURL, CheckRetries, CheckMinSeverity), so a Caddyfile and its
-// JSON get the same message, here with the file and line; ranges of
-// durations are checked when the config loads.
+// A value is checked by the pinreport package's own rule (ParsePin,
+// CheckWebhookURL, CheckRetries, CheckMinSeverity), whose message the
+// Caddyfile gives with the file and line added; how many pins a host
+// needs and the ranges of durations are checked when the config loads.
 func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 	d.Next() // consume option name
 	if existing != nil {
@@ -56,29 +56,31 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 		}
 		switch d.Val() {
 		case "scan_interval":
-			if err := durationInto(d, &app.ScanInterval); err != nil {
+			if err := durationInto(d, "", &app.ScanInterval); err != nil {
 				return nil, err
 			}
 		case "warning_before":
-			if err := durationInto(d, &app.WarningBefore); err != nil {
+			if err := durationInto(d, "", &app.WarningBefore); err != nil {
 				return nil, err
 			}
 		case "critical_before":
-			if err := durationInto(d, &app.CriticalBefore); err != nil {
+			if err := durationInto(d, "", &app.CriticalBefore); err != nil {
 				return nil, err
 			}
 		case "renewal_grace":
-			if err := durationInto(d, &app.RenewalGrace); err != nil {
+			if err := durationInto(d, "", &app.RenewalGrace); err != nil {
 				return nil, err
 			}
 		case "pin":
+			// A host without pins is mapped as such: the module
+			// says how many it needs.
 			args := d.RemainingArgs()
-			if len(args) < 2 {
-				return nil, d.Errf("pinreport pin: want a host and at least one pin, e.g. pin example.com sha256/<base64> sha256/<backup>")
+			if len(args) == 0 {
+				return nil, d.ArgErr()
 			}
 			for _, p := range args[1:] {
 				if _, err := pinreport.ParsePin(p); err != nil {
-					return nil, d.Errf("pinreport pin %s: %v", args[0], err)
+					return nil, d.WrapErr(err)
 				}
 			}
 			if app.Pins == nil {
@@ -99,9 +101,10 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 }
 
 // durationInto reads the duration argument of the current subdirective,
-// whose name is its JSON field's, into dst.
-func durationInto(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	v, err := durationValue(d, "pinreport", d.Val())
+// whose name is its JSON field's, into dst; prefix is the JSON path of the
+// enclosing object ("webhook.").
+func durationInto(d *caddyfile.Dispenser, prefix string, dst *caddy.Duration) error {
+	v, err := durationValue(d, prefix+d.Val())
 	if err == nil {
 		*dst = v
 	}
@@ -115,7 +118,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 		return nil, d.Errf("pinreport webhook: want one URL, e.g. webhook https://alerts.example.com/hook")
 	}
 	if err := pinreport.CheckWebhookURL(url); err != nil {
-		return nil, d.Errf("pinreport webhook: %v", err)
+		return nil, d.WrapErr(err)
 	}
 	hook := &pinreport.Webhook{URL: url}
 	seen := subdirectives{}
@@ -131,7 +134,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 			}
 			hook.Secret = v
 		case "timeout":
-			if err := durationInto(d, &hook.Timeout); err != nil {
+			if err := durationInto(d, "webhook.", &hook.Timeout); err != nil {
 				return nil, err
 			}
 		case "retries":
@@ -144,11 +147,11 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 				return nil, d.Errf("pinreport webhook: retries %q is not a whole number", v)
 			}
 			if err := pinreport.CheckRetries(n); err != nil {
-				return nil, d.Errf("pinreport webhook: %v", err)
+				return nil, d.WrapErr(err)
 			}
 			hook.Retries = &n
 		case "backoff":
-			if err := durationInto(d, &hook.Backoff); err != nil {
+			if err := durationInto(d, "webhook.", &hook.Backoff); err != nil {
 				return nil, err
 			}
 		case "min_severity":
@@ -157,7 +160,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 				return nil, err
 			}
 			if err := pinreport.CheckMinSeverity(v); err != nil {
-				return nil, d.Errf("pinreport webhook: %v", err)
+				return nil, d.WrapErr(err)
 			}
 			hook.MinSeverity = v
 		default:

@@ -3,12 +3,10 @@ package caddyfile
 import (
 	"fmt"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
-	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 	"github.com/hardtls/caddy-hardtls/tlsguard"
 )
 
@@ -34,12 +32,11 @@ func init() {
 //
 // ciphers and curves take Caddy's names (as in the tls directive) and may
 // be given on several lines; the lists are joined. The parser maps tokens
-// to the app's JSON fields; the values are checked by the tlsguard
-// package's own rules (tlsguard.CheckProfile, CheckMode, CheckCustom,
-// CheckCipherSuites...), so a Caddyfile and its JSON get the same
-// message, here with the file and line. Range rules that need the whole
-// config (lint_interval of at least 1s, the custom profile's required
-// settings) run when the config loads.
+// to the app's JSON fields; a value is checked by the tlsguard package's
+// own rule (CheckProfile, CheckMode, CheckProtocolMin, CheckCipherSuites,
+// CheckCurves), whose message the Caddyfile gives with the file and line
+// added. Rules that need the whole config (lint_interval of at least 1s,
+// custom settings exactly with profile custom) run when the config loads.
 func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 	d.Next() // consume option name
 	if existing != nil {
@@ -84,7 +81,7 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 			}
 			app.Mode = v
 		case "lint_interval":
-			dur, err := durationValue(d, "tlsguard", "lint_interval")
+			dur, err := durationValue(d, "lint_interval")
 			if err != nil {
 				return nil, err
 			}
@@ -126,7 +123,7 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 			}
 			custom.Curves, customSet = append(custom.Curves, curves...), true
 		case "max_certificate_lifetime":
-			dur, err := durationValue(d, "tlsguard", "custom.max_certificate_lifetime")
+			dur, err := durationValue(d, "custom.max_certificate_lifetime")
 			if err != nil {
 				return nil, err
 			}
@@ -146,13 +143,6 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 	if customSet {
 		app.Custom = custom
 	}
-	profile := app.Profile
-	if profile == "" {
-		profile = tlsguard.ProfileIntermediate
-	}
-	if err := tlsguard.CheckCustom(profile, app.Custom); err != nil {
-		return nil, d.Errf("tlsguard: %v", err)
-	}
 
 	return httpcaddyfile.App{
 		Name:  "tlsguard",
@@ -168,28 +158,13 @@ func checkedArg(d *caddyfile.Dispenser, check func(string) error) (string, error
 		return "", err
 	}
 	if err := check(v); err != nil {
-		return "", d.Errf("tlsguard: %v", err)
+		return "", d.WrapErr(err)
 	}
 	return v, nil
-}
-
-// durationValue reads the one duration argument of the current
-// subdirective, for the JSON field at path of module. Its syntax error is
-// the one the JSON config gets; its range is the module's to check.
-func durationValue(d *caddyfile.Dispenser, module, path string) (caddy.Duration, error) {
-	v, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	dur, err := strictjson.ParseDuration(path, v)
-	if err != nil {
-		return 0, d.Errf("%s: %v", module, err)
-	}
-	return dur, nil
 }
 
 // errAtLine reports a module's error at a line of the file, as the
 // Dispenser would from that line.
 func errAtLine(d *caddyfile.Dispenser, line int, err error) error {
-	return fmt.Errorf("tlsguard: %w, at %s:%d", err, d.File(), line)
+	return fmt.Errorf("%w, at %s:%d", err, d.File(), line)
 }

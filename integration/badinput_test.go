@@ -158,7 +158,7 @@ func TestBadInputSuite(t *testing.T) {
 		{"pinreport_negative_interval", jsonApp("pinreport", `{"scan_interval": "-1m"}`), "json",
 			[]string{"pinreport", "scan_interval", "-1m0s"}},
 		{"pinreport_sha1_pin_caddyfile", caddyfile("pinreport {\n\t\tpin a.example sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\t}", ""), "caddyfile",
-			[]string{"pinreport pin a.example", "only SHA-256 pins are supported"}},
+			[]string{"pinreport", `"sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=": only SHA-256 pins are supported`, "Caddyfile:"}},
 		{"pinreport_typo_caddyfile", caddyfile("pinreport {\n\t\twebhok https://a.example/\n\t}", ""), "caddyfile",
 			[]string{"pinreport", `unrecognized subdirective "webhok"`}},
 		{"pinreport_retries_range", jsonApp("pinreport", `{"webhook": {"url": "https://a.example/", "retries": 50}}`), "json",

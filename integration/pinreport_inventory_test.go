@@ -285,7 +285,7 @@ func TestPinReportConfigErrors(t *testing.T) {
 		{"Caddyfile pin", caddyfile(`
 	pinreport {
 		pin a.example sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=
-	}`, ""), "caddyfile", []string{"pinreport pin a.example", "only SHA-256 pins are supported"}},
+	}`, ""), "caddyfile", []string{"pinreport", `"sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=": only SHA-256 pins are supported`, "Caddyfile:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := loadError(t, tc.cfg, tc.adapter)
