@@ -18,9 +18,8 @@ import (
 
 // testClock is a clock the tests move by hand.
 type testClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	offset time.Duration
+	mu sync.Mutex
+	t  time.Time
 }
 
 func newTestClock() *testClock {
