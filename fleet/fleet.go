@@ -22,6 +22,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 func init() {
@@ -114,6 +116,14 @@ func (App) CaddyModule() caddy.ModuleInfo {
 		ID:  "fleet",
 		New: func() caddy.Module { return new(App) },
 	}
+}
+
+// UnmarshalJSON decodes the config like Caddy does (unknown fields are
+// refused), also refusing a field given twice and naming the field of a
+// value that does not decode (strictjson, as tlsguard and pinreport do).
+func (a *App) UnmarshalJSON(b []byte) error {
+	type plain App
+	return strictjson.Decode(b, (*plain)(a))
 }
 
 // Provision sets up the app: defaults, this instance's ID, the config's

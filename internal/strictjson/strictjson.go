@@ -19,16 +19,26 @@ import (
 )
 
 // Decode decodes data into v, a pointer to a struct, refusing unknown
-// fields. A value that does not decode is reported with its field's JSON
-// path, the value and, for durations, the fix.
+// fields and a member named twice in one object (see DuplicateError). A
+// value that does not decode is reported with its field's JSON path, the
+// value and, for durations, the fix.
 func Decode(data []byte, v any) error {
 	err := caddy.StrictUnmarshalJSON(data, v)
 	if err == nil {
+		if dup := checkDuplicates(data); dup != nil {
+			return dup
+		}
 		return nil
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
 		return err // the JSON is broken: no field to name
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field == "" {
+		// The whole config is of the wrong type; encoding/json would name
+		// the module's Go type, which means nothing to the user.
+		return fmt.Errorf("the config is a JSON %s; want a JSON object", typeErr.Value)
 	}
 	// A value of the wrong type, or one its type refuses: encoding/json
 	// names the field by its Go struct (or not at all), so find it by

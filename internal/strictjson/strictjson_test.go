@@ -67,3 +67,57 @@ func TestParseDurationSameAsJSON(t *testing.T) {
 		t.Errorf("14d: %v %v", d, err)
 	}
 }
+
+func TestDuplicateNames(t *testing.T) {
+	for _, tc := range []struct{ in, path string }{
+		{`{"interval": "1m", "interval": "2m"}`, "interval"},
+		{`{"inner": {"lifetime": "1h", "names": ["a"], "lifetime": "2h"}}`, "inner.lifetime"},
+		{`{"inner": {"names": ["a", "b"]}, "flag": true, "flag": false}`, "flag"},
+		{`{"inner": {"names": []}, "inner": {}}`, "inner"},
+		{`{"interval": "1m", "inner": {"lifetime": "1h"}, "flag": true}`, ""},
+		// The same name in different objects is no duplicate.
+		{`{"inner": {"lifetime": "1h"}, "interval": "1h"}`, ""},
+	} {
+		var v outer
+		err := Decode([]byte(tc.in), &v)
+		var de *DuplicateError
+		switch {
+		case tc.path == "" && err != nil:
+			t.Errorf("%s: %v", tc.in, err)
+		case tc.path != "" && (!errors.As(err, &de) || de.Path != tc.path):
+			t.Errorf("%s: error %v, want a duplicate at %s", tc.in, err, tc.path)
+		}
+	}
+	var v outer
+	if err := Decode([]byte(`{"flag": true, "flag": true}`), &v); err == nil || err.Error() != `field "flag" given twice; keep one` {
+		t.Errorf("message: %v", err)
+	}
+}
+
+func TestDuplicatesInArrays(t *testing.T) {
+	var v struct {
+		List []struct {
+			A int `json:"a"`
+		} `json:"list"`
+	}
+	err := Decode([]byte(`{"list": [{"a": 1}, {"a": 2, "a": 3}]}`), &v)
+	var de *DuplicateError
+	if !errors.As(err, &de) || de.Path != "list[1].a" {
+		t.Errorf("error %v, want a duplicate at list[1].a", err)
+	}
+}
+
+func TestNotAnObject(t *testing.T) {
+	type plain outer // as the modules decode: no Go type name may leak
+	for in, want := range map[string]string{
+		`"on"`: "the config is a JSON string; want a JSON object",
+		`[1]`:  "the config is a JSON array; want a JSON object",
+		`12`:   "the config is a JSON number; want a JSON object",
+		`true`: "the config is a JSON bool; want a JSON object",
+	} {
+		var v plain
+		if err := Decode([]byte(in), &v); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", in, err, want)
+		}
+	}
+}
