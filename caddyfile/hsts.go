@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/hardtls/caddy-hardtls/hstspolicy"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 func init() {
@@ -99,7 +100,7 @@ func parseHSTS(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 func secondsArg(d *caddyfile.Dispenser, field, v string) (hstspolicy.Seconds, error) {
 	s, err := hstspolicy.ParseSeconds(v)
 	if err != nil {
-		return 0, d.Err(hstspolicy.InField(field, err).Error())
+		return 0, d.Err(strictjson.InField(field, err).Error())
 	}
 	return s, nil
 }
@@ -123,7 +124,7 @@ func parseRamp(d *caddyfile.Dispenser) (*hstspolicy.Ramp, error) {
 			}
 			start, err := hstspolicy.ParseRampStart(v)
 			if err != nil {
-				return nil, d.Err(hstspolicy.InField("ramp.start", err).Error())
+				return nil, d.Err(strictjson.InField("ramp.start", err).Error())
 			}
 			ramp.Start = start
 		case "stage":
@@ -233,7 +234,7 @@ func checkedInt(d *caddyfile.Dispenser, field, v string, check func(int) error) 
 		return 0, d.Errf("%s = %q: is not a whole number; fix: write it in digits", field, v)
 	}
 	if err := check(n); err != nil {
-		return 0, d.Err(hstspolicy.InField(field, err).Error())
+		return 0, d.Err(strictjson.InField(field, err).Error())
 	}
 	return n, nil
 }

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // maxHostLen bounds the host names NormalizeHost accepts (RFC 1035 section
@@ -177,13 +179,13 @@ type HostList struct {
 
 // ParseHostList normalises patterns into a HostList. It refuses a bare "*"
 // and wildcards anywhere but as the whole first label, since an allow-list
-// that admits any host is an open redirect. Errors are *ConfigError
+// that admits any host is an open redirect. Errors are *strictjson.FieldError
 // naming hosts[i].
 func ParseHostList(patterns []string) (HostList, error) {
 	hl := HostList{exact: make(map[string]struct{}, len(patterns))}
 	for i, p := range patterns {
 		if err := hl.add(p); err != nil {
-			return HostList{}, InField(fmt.Sprintf("hosts[%d]", i), err)
+			return HostList{}, strictjson.InField(fmt.Sprintf("hosts[%d]", i), err)
 		}
 	}
 	return hl, nil
@@ -194,7 +196,7 @@ const hostFix = `write a bare host name, IPv4 or IPv6 address (such as "example.
 
 func (hl *HostList) add(pattern string) error {
 	refuse := func(why, fix string) error {
-		return &ConfigError{Value: strconv.Quote(pattern), Why: why, Fix: fix}
+		return &strictjson.FieldError{Value: strconv.Quote(pattern), Why: why, Fix: fix}
 	}
 	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
 		name, err := normalizeName(rest)

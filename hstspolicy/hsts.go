@@ -19,6 +19,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 func init() {
@@ -95,20 +97,20 @@ func (h *Handler) UnmarshalJSON(b []byte) error {
 		MaxAge json.RawMessage `json:"max_age"`
 		Ramp   json.RawMessage `json:"ramp"`
 	}{plain: (*plain)(h)}
-	if err := decodeStrict(b, &aux); err != nil {
+	if err := strictjson.Decode(b, &aux); err != nil {
 		return err
 	}
 	h.MaxAge, h.Ramp = nil, nil
 	if len(aux.MaxAge) > 0 && string(aux.MaxAge) != "null" {
 		h.MaxAge = new(Seconds)
 		if err := h.MaxAge.UnmarshalJSON(aux.MaxAge); err != nil {
-			return InField("max_age", err)
+			return strictjson.InField("max_age", err)
 		}
 	}
 	if len(aux.Ramp) > 0 && string(aux.Ramp) != "null" {
 		h.Ramp = new(Ramp)
 		if err := h.Ramp.UnmarshalJSON(aux.Ramp); err != nil {
-			return InField("ramp", err)
+			return strictjson.InField("ramp", err)
 		}
 	}
 	return nil
@@ -207,7 +209,7 @@ func (h *Handler) Validate() error {
 // preloadError renders a preload issue of the configured header as an
 // error of the config field it comes from.
 func (h *Handler) preloadError(is Issue) error {
-	ce := &ConfigError{Field: "max_age", Value: strconv.FormatInt(int64(*h.MaxAge), 10), Fix: is.Fix}
+	ce := &strictjson.FieldError{Field: "max_age", Value: strconv.FormatInt(int64(*h.MaxAge), 10), Fix: is.Fix}
 	if strings.Contains(is.Code, "include_sub_domains") {
 		ce.Field, ce.Value = "include_subdomains", strconv.FormatBool(*h.IncludeSubdomains)
 	}

@@ -1,11 +1,12 @@
 package hstspolicy
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // Ramp raises max-age in stages, as hstspreload.org advises for a first
@@ -43,11 +44,11 @@ type Stage struct {
 }
 
 // ParseRampStart parses the start of a ramp, an RFC 3339 time. Errors are
-// *ConfigError without a field.
+// *strictjson.FieldError without a field.
 func ParseRampStart(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, &ConfigError{Value: strconv.Quote(s), Why: "is not an RFC 3339 time",
+		return time.Time{}, &strictjson.FieldError{Value: strconv.Quote(s), Why: "is not an RFC 3339 time",
 			Fix: "write the UTC time the ramp begins, such as \"2026-12-01T00:00:00Z\""}
 	}
 	return t, nil
@@ -60,26 +61,26 @@ func (rp *Ramp) UnmarshalJSON(b []byte) error {
 		Start  json.RawMessage   `json:"start"`
 		Stages []json.RawMessage `json:"stages"`
 	}
-	if err := decodeStrict(b, &raw); err != nil {
+	if err := strictjson.Decode(b, &raw); err != nil {
 		return err
 	}
 	*rp = Ramp{}
 	if len(raw.Start) > 0 && string(raw.Start) != "null" {
 		var s string
 		if err := json.Unmarshal(raw.Start, &s); err != nil {
-			return &ConfigError{Field: "start", Value: string(raw.Start), Why: "is not a string",
+			return &strictjson.FieldError{Field: "start", Value: string(raw.Start), Why: "is not a string",
 				Fix: "write the RFC 3339 time in quotes, such as \"2026-12-01T00:00:00Z\""}
 		}
 		start, err := ParseRampStart(s)
 		if err != nil {
-			return InField("start", err)
+			return strictjson.InField("start", err)
 		}
 		rp.Start = start
 	}
 	for i, stage := range raw.Stages {
 		var st Stage
 		if err := st.UnmarshalJSON(stage); err != nil {
-			return InField(fmt.Sprintf("stages[%d]", i), err)
+			return strictjson.InField(fmt.Sprintf("stages[%d]", i), err)
 		}
 		rp.Stages = append(rp.Stages, st)
 	}
@@ -92,29 +93,21 @@ func (st *Stage) UnmarshalJSON(b []byte) error {
 		MaxAge json.RawMessage `json:"max_age"`
 		Hold   json.RawMessage `json:"hold"`
 	}
-	if err := decodeStrict(b, &raw); err != nil {
+	if err := strictjson.Decode(b, &raw); err != nil {
 		return err
 	}
 	*st = Stage{}
 	if raw.MaxAge != nil {
 		if err := st.MaxAge.UnmarshalJSON(raw.MaxAge); err != nil {
-			return InField("max_age", err)
+			return strictjson.InField("max_age", err)
 		}
 	}
 	if raw.Hold != nil {
 		if err := st.Hold.UnmarshalJSON(raw.Hold); err != nil {
-			return InField("hold", err)
+			return strictjson.InField("hold", err)
 		}
 	}
 	return nil
-}
-
-// decodeStrict decodes one JSON value into v, refusing unknown fields as
-// Caddy does for the module's own JSON.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
 }
 
 // provision applies the default hold of each stage.
@@ -129,21 +122,21 @@ func (rp *Ramp) provision() {
 // validate checks the ramp against the final max-age it leads to.
 func (rp *Ramp) validate(final Seconds) error {
 	if rp.Start.IsZero() {
-		return &ConfigError{Field: "ramp.start", Value: `""`, Why: "is missing",
+		return &strictjson.FieldError{Field: "ramp.start", Value: `""`, Why: "is missing",
 			Fix: fmt.Sprintf("set it to the RFC 3339 time the ramp begins, such as %q", time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339))}
 	}
 	if len(rp.Stages) == 0 {
-		return &ConfigError{Field: "ramp.stages", Value: "[]", Why: "is empty",
+		return &strictjson.FieldError{Field: "ramp.stages", Value: "[]", Why: "is empty",
 			Fix: "list the max-ages to serve before the final one, such as 300, 604800 and 2592000"}
 	}
 	if final == 0 {
-		return &ConfigError{Field: "max_age", Value: "0", Why: "a ramp must lead to a positive max_age",
+		return &strictjson.FieldError{Field: "max_age", Value: "0", Why: "a ramp must lead to a positive max_age",
 			Fix: "remove the ramp to withdraw HSTS with max_age 0, or set a positive max_age"}
 	}
 	var prev Seconds
 	for i, st := range rp.Stages {
 		at := func(field string, v Seconds, why, fix string) error {
-			return &ConfigError{Field: fmt.Sprintf("ramp.stages[%d].%s", i, field), Value: strconv.FormatInt(int64(v), 10), Why: why, Fix: fix}
+			return &strictjson.FieldError{Field: fmt.Sprintf("ramp.stages[%d].%s", i, field), Value: strconv.FormatInt(int64(v), 10), Why: why, Fix: fix}
 		}
 		switch {
 		case st.MaxAge <= 0:

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hardtls/caddy-hardtls/internal/caddyhosts"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 func init() {
@@ -127,7 +128,7 @@ func (rd *Redirect) provisionWith(ctx caddy.Context, httpApp *caddyhttp.App) err
 			return err
 		}
 		if rd.canonical != "" && !hl.Allows(rd.canonical) {
-			return &ConfigError{Field: "canonical_host", Value: strconv.Quote(rd.CanonicalHost),
+			return &strictjson.FieldError{Field: "canonical_host", Value: strconv.Quote(rd.CanonicalHost),
 				Why: "is not on hosts (" + strings.Join(hl.Patterns(), ", ") + ")",
 				Fix: "add it to hosts, or name one of them"}
 		}
@@ -135,13 +136,13 @@ func (rd *Redirect) provisionWith(ctx caddy.Context, httpApp *caddyhttp.App) err
 		return nil
 	}
 	if httpApp == nil {
-		return &ConfigError{Field: "hosts", Value: "[]", Why: "is empty and there is no http app to take the HTTPS host names from",
+		return &strictjson.FieldError{Field: "hosts", Value: "[]", Why: "is empty and there is no http app to take the HTTPS host names from",
 			Fix: "list the host names to redirect to"}
 	}
 	if rd.canonical != "" {
 		sites := SiteNames(httpApp)
 		if !sites.Allows(rd.canonical) {
-			return &ConfigError{Field: "canonical_host", Value: strconv.Quote(rd.CanonicalHost),
+			return &strictjson.FieldError{Field: "canonical_host", Value: strconv.Quote(rd.CanonicalHost),
 				Why: "is not a site this config serves over HTTPS (" + strings.Join(sites.Patterns(), ", ") + ")",
 				Fix: "name one of those sites, or add a site block for " + rd.canonical}
 		}
@@ -170,43 +171,43 @@ func (rd *Redirect) started() {
 // a port.
 func (rd *Redirect) Validate() error {
 	if err := CheckStatusCode(rd.StatusCode); err != nil {
-		return InField("status_code", err)
+		return strictjson.InField("status_code", err)
 	}
 	if rd.Port != 0 {
 		if err := CheckPort(rd.Port); err != nil {
-			return InField("port", err)
+			return strictjson.InField("port", err)
 		}
 	}
 	return nil
 }
 
 // CheckStatusCode checks a redirect status: 308 or 301, the permanent
-// redirects hstspreload.org requires. Errors are *ConfigError without a
+// redirects hstspreload.org requires. Errors are *strictjson.FieldError without a
 // field.
 func CheckStatusCode(code int) error {
 	if code != http.StatusPermanentRedirect && code != http.StatusMovedPermanently {
-		return &ConfigError{Value: strconv.Itoa(code), Why: "is not a permanent redirect",
+		return &strictjson.FieldError{Value: strconv.Itoa(code), Why: "is not a permanent redirect",
 			Fix: "use 308 (keeps the method and body) or 301; hstspreload.org requires a permanent redirect"}
 	}
 	return nil
 }
 
 // CheckPort checks the HTTPS port of the Location. Errors are
-// *ConfigError without a field.
+// *strictjson.FieldError without a field.
 func CheckPort(port int) error {
 	if port < 1 || port > 65535 {
-		return &ConfigError{Value: strconv.Itoa(port), Why: "is not a TCP port",
+		return &strictjson.FieldError{Value: strconv.Itoa(port), Why: "is not a TCP port",
 			Fix: "use a port from 1 to 65535, or leave it out for the http app's https_port"}
 	}
 	return nil
 }
 
 // ParseCanonicalHost normalises a canonical_host value: a bare host name
-// or IP address. Errors are *ConfigError naming canonical_host.
+// or IP address. Errors are *strictjson.FieldError naming canonical_host.
 func ParseCanonicalHost(s string) (string, error) {
 	name, err := NormalizeName(s)
 	if err != nil {
-		return "", &ConfigError{Field: "canonical_host", Value: strconv.Quote(s), Why: err.Error(),
+		return "", &strictjson.FieldError{Field: "canonical_host", Value: strconv.Quote(s), Why: err.Error(),
 			Fix: "write a bare name such as \"example.com\", without scheme or port"}
 	}
 	return name, nil

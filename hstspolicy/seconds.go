@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // Seconds is a whole number of seconds, the unit of HSTS max-age. In JSON
@@ -27,11 +29,11 @@ const secondsFix = "write seconds (63072000) or a duration with a unit s, m, h o
 
 // ParseSeconds parses s as digits (seconds) or Caddy's duration syntax.
 // The result must be a whole, non-negative number of seconds no larger
-// than MaxSeconds. Errors are *ConfigError without a field: the caller
+// than MaxSeconds. Errors are *strictjson.FieldError without a field: the caller
 // names it with InField.
 func ParseSeconds(s string) (Seconds, error) {
 	fail := func(why, fix string) (Seconds, error) {
-		return 0, &ConfigError{Value: strconv.Quote(s), Why: why, Fix: fix}
+		return 0, &strictjson.FieldError{Value: strconv.Quote(s), Why: why, Fix: fix}
 	}
 	v := strings.TrimSpace(s)
 	switch {
@@ -74,7 +76,7 @@ func (s *Seconds) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	case len(b) == 0 || b[0] != '-' && (b[0] < '0' || b[0] > '9'):
-		return &ConfigError{Value: text, Why: "is neither a number nor a string", Fix: secondsFix}
+		return &strictjson.FieldError{Value: text, Why: "is neither a number nor a string", Fix: secondsFix}
 	}
 	v, err := ParseSeconds(text)
 	if err != nil {

@@ -49,25 +49,66 @@ func Decode(data []byte, v any) error {
 	return err
 }
 
-// FieldError is a value that did not decode into its field.
+// FieldError is a refused value of one config field, the one shape of
+// such errors in hardtls: its text reads `field = value: why; fix: how`,
+// the same whether the value came from JSON or from the Caddyfile, whose
+// parsers call the modules' own parsers and checks and only add the file
+// and line.
 type FieldError struct {
-	Path  string // JSON path of the field, e.g. custom.max_certificate_lifetime
-	Value string // the value as written
-	Err   error
+	// Field is the JSON path of the field, such as "lint_interval" or
+	// "ramp.stages[1].hold"; empty until a caller that knows the path sets
+	// it with InField.
+	Field string
+	// Value is the refused value as the error shows it: text in double
+	// quotes with Go escapes ("-5m"), numbers and JSON bare (600).
+	Value string
+	// Why says what is wrong with the value.
+	Why string
+	// Fix says what to write instead; empty when the reason says it.
+	Fix string
 }
 
-// Error renders the error as "path = value: why[; fix: ...]".
+// Error renders the error as "field = value: why; fix: how".
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("%s = %s: %v", e.Path, e.Value, e.Err)
+	var sb strings.Builder
+	if e.Field != "" {
+		sb.WriteString(e.Field)
+		sb.WriteString(" = ")
+	}
+	sb.WriteString(e.Value)
+	sb.WriteString(": ")
+	sb.WriteString(e.Why)
+	if e.Fix != "" {
+		sb.WriteString("; fix: ")
+		sb.WriteString(e.Fix)
+	}
+	return sb.String()
 }
 
-// Unwrap returns the decoding error.
-func (e *FieldError) Unwrap() error { return e.Err }
+// InField returns err with field prepended to its path when err is a
+// *FieldError ("stages[1]" and "hold" make "stages[1].hold"), and err
+// unchanged otherwise.
+func InField(field string, err error) error {
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	out := *fe
+	switch {
+	case out.Field == "":
+		out.Field = field
+	case strings.HasPrefix(out.Field, "["):
+		out.Field = field + out.Field
+	default:
+		out.Field = field + "." + out.Field
+	}
+	return &out
+}
 
 var durationType = reflect.TypeFor[caddy.Duration]()
 
 // durationFix is the fix of a duration that does not parse.
-const durationFix = "fix: write a duration such as 90s, 10m or 14d"
+const durationFix = "write a duration such as 90s, 10m or 14d"
 
 // ParseDuration parses a duration in Caddy's syntax (caddy.ParseDuration:
 // Go's units and d for days) for the field at path, failing with the error
@@ -76,7 +117,7 @@ const durationFix = "fix: write a duration such as 90s, 10m or 14d"
 func ParseDuration(path, value string) (caddy.Duration, error) {
 	d, err := caddy.ParseDuration(value)
 	if err != nil {
-		return 0, &FieldError{Path: path, Value: strconv.Quote(value), Err: fmt.Errorf("%v; %s", err, durationFix)}
+		return 0, &FieldError{Field: path, Value: strconv.Quote(value), Why: err.Error(), Fix: durationFix}
 	}
 	return caddy.Duration(d), nil
 }
@@ -98,6 +139,14 @@ func findField(data []byte, t reflect.Type, prefix string) *FieldError {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" {
+			// An embedded struct's fields are the object's own, as
+			// encoding/json decodes them.
+			if fe := findField(data, f.Type, prefix); fe != nil {
+				return fe
+			}
+			continue
+		}
 		raw, ok := obj[name]
 		if !f.IsExported() || name == "" || name == "-" || !ok {
 			continue
@@ -109,10 +158,11 @@ func findField(data []byte, t reflect.Type, prefix string) *FieldError {
 		if err == nil {
 			continue
 		}
+		fe := &FieldError{Field: prefix + name, Value: string(raw), Why: err.Error()}
 		if ft := f.Type; ft == durationType || (ft.Kind() == reflect.Pointer && ft.Elem() == durationType) {
-			err = fmt.Errorf("%v; %s", err, durationFix)
+			fe.Fix = durationFix
 		}
-		return &FieldError{Path: prefix + name, Value: string(raw), Err: err}
+		return fe
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package strictjson
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -46,7 +47,7 @@ func TestDecode(t *testing.T) {
 	var v outer
 	err := Decode([]byte(`{"interval": "soon"}`), &v)
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Path != "interval" || fe.Value != `"soon"` {
+	if !errors.As(err, &fe) || fe.Field != "interval" || fe.Value != `"soon"` {
 		t.Errorf("FieldError %+v", fe)
 	}
 	_ = v.hidden
@@ -119,5 +120,20 @@ func TestNotAnObject(t *testing.T) {
 		if err := Decode([]byte(in), &v); err == nil || err.Error() != want {
 			t.Errorf("%s: %v, want %q", in, err, want)
 		}
+	}
+}
+
+// TestEmbedded: the fields of an embedded struct are named as the object's
+// own, without the Go type a module decodes through.
+func TestEmbedded(t *testing.T) {
+	type plain outer
+	var v struct {
+		*plain
+		Extra json.RawMessage `json:"extra"`
+	}
+	v.plain = new(plain)
+	err := Decode([]byte(`{"flag": "maybe", "extra": 1}`), &v)
+	if err == nil || err.Error() != `flag = "maybe": json: cannot unmarshal string into Go value of type bool` {
+		t.Errorf("error %v", err)
 	}
 }
