@@ -2,8 +2,10 @@ package tlsguard
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 
 	"github.com/hardtls/caddy-hardtls/hstspolicy"
@@ -57,7 +59,7 @@ func (a *App) assess() *assessment {
 	if len(found.Missing) > 0 {
 		as.complete = false
 	}
-	facts := a.factsOf(found.Distinct())
+	facts := a.facts.of(a.ctx, found.Distinct())
 	for _, f := range facts {
 		cr, fs := lintCertificate(a.profile, f, now)
 		as.certs = append(as.certs, cr)
@@ -80,36 +82,47 @@ func (a *App) assess() *assessment {
 		}
 		as.servers = append(as.servers, sr)
 	}
-	a.mu.Lock()
-	a.last = as
-	a.mu.Unlock()
+	a.last.Store(as)
 	return as
 }
 
-// factsOf returns the facts of the served certificates. Facts are
+// factCache keeps the facts of the served certificates. Facts are
 // computed once per certificate (classifying one may read storage) and
-// kept while the certificate is served.
-func (a *App) factsOf(served []*certmagic.Certificate) []*certs.Facts {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// kept while the certificate is served. Assessments run on the ticker and
+// for every report, so it is safe for concurrent use.
+type factCache struct {
+	mu     sync.Mutex
+	facts  map[string]*certs.Facts // by certmagic hash
+	intern *certs.Interner
+}
+
+func newFactCache() *factCache {
+	return &factCache{intern: certs.NewInterner()}
+}
+
+// of returns the facts of the served certificates, in order, and forgets
+// those of certificates no longer served.
+func (fc *factCache) of(ctx caddy.Context, served []*certmagic.Certificate) []*certs.Facts {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
 	var cl *certs.Classifier
 	next := make(map[string]*certs.Facts, len(served))
 	out := make([]*certs.Facts, 0, len(served))
 	for _, c := range served {
-		f, ok := a.facts[c.Hash()]
+		f, ok := fc.facts[c.Hash()]
 		if !ok {
 			if cl == nil {
 				// A certificate was found, so the config has a tls app
 				// and with it a storage.
-				cl = certs.NewClassifier(a.ctx, a.ctx.Storage())
+				cl = certs.NewClassifier(ctx, ctx.Storage())
 			}
-			facts := certs.NewFacts(c, cl.Origin(c), a.intern)
+			facts := certs.NewFacts(c, cl.Origin(c), fc.intern)
 			f = &facts
 		}
 		next[c.Hash()] = f
 		out = append(out, f)
 	}
-	a.facts = next
+	fc.facts = next
 	return out
 }
 

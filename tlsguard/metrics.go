@@ -62,7 +62,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	a := c.app
-	ch <- prometheus.MustNewConstMetric(c.config, prometheus.GaugeValue, 1, a.profile.Name, a.Mode)
+	ch <- prometheus.MustNewConstMetric(c.config, prometheus.GaugeValue, 1, a.profile.Name, string(a.Mode))
 	for _, srv := range a.servers {
 		if srv.stats != nil {
 			c.collectStats(ch, srv.name, srv.stats)

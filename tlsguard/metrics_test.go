@@ -3,7 +3,7 @@ package tlsguard
 import (
 	"crypto/tls"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,14 +25,14 @@ func TestCollector(t *testing.T) {
 
 	a := &App{Mode: ModeAudit, profile: intermediateProfile(), servers: []*server{{name: "srv0", stats: st}},
 		findings: Findings{{Severity: SeverityInfo, Code: "policy.curves.incomplete"}, {Severity: SeverityError}}}
-	a.last = &assessment{
+	a.last = new(atomic.Pointer[assessment])
+	a.last.Store(&assessment{
 		findings: Findings{{Severity: SeverityWarning}, {Severity: SeverityInfo}, {Severity: SeverityWarning}},
 		servers: []ServerReport{{Name: "srv0", Sites: []SiteReport{
 			{Host: "a.example", Grade: &Grade{Grade: "A+", Score: 96}},
 			{Host: "b.example", Pending: "no certificate"},
 		}}},
-	}
-	a.mu = new(sync.Mutex)
+	})
 
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(newCollector(a)); err != nil {

@@ -263,33 +263,33 @@ func checkCurves(p Profile, s policySettings, cp *caddytls.ConnectionPolicy, at 
 	return out
 }
 
-// applyProfile applies the profile to the policy's built config and
-// returns what it changed. With onlyUnset (enforce mode) it touches only
-// the settings the user left to Caddy's defaults, and only where those
-// defaults fall short of the profile: a policy that sets nothing, like the
-// catch-all policy the Caddyfile adds, has nothing for the user to fix.
-// Otherwise (harden mode) it also narrows what the user set, where the
-// user set nothing stricter: it raises the minimum version, keeps only the
+// applyProfile applies the profile to the policy's built config as mode
+// says, and returns what it changed. Audit changes nothing. Enforce
+// touches only the settings the user left to Caddy's defaults, and only
+// where those defaults fall short of the profile: a policy that sets
+// nothing, like the catch-all policy the Caddyfile adds, has nothing for
+// the user to fix. Harden also narrows what the user set, where the user
+// set nothing stricter: it raises the minimum version, keeps only the
 // allowed TLS 1.2 suites and groups (the profile's own when none is left,
 // or when the user chose none) and turns off the session key log.
-func applyProfile(p Profile, cp *caddytls.ConnectionPolicy, onlyUnset bool) []Change {
+func applyProfile(p Profile, cp *caddytls.ConnectionPolicy, mode Mode) []Change {
 	cfg := cp.TLSConfig
-	if cfg == nil || cp.Drop {
+	if !mode.patches() || cfg == nil || cp.Drop {
 		return nil
 	}
 	s, _ := settingsOf(cp)
 	var changes []Change
 
-	if s.MinVersion < p.MinVersion && (!onlyUnset || cp.ProtocolMin == "") {
+	if s.MinVersion < p.MinVersion && mode.patchesSetting(cp.ProtocolMin != "") {
 		changes = append(changes, Change{"protocol_min", versionName(s.MinVersion), versionName(p.MinVersion)})
 		cfg.MinVersion = p.MinVersion
 	}
-	if s.MaxVersion < p.MinVersion && (!onlyUnset || cp.ProtocolMax == "") {
+	if s.MaxVersion < p.MinVersion && mode.patchesSetting(cp.ProtocolMax != "") {
 		changes = append(changes, Change{"protocol_max", versionName(s.MaxVersion), versionName(tls.VersionTLS13)})
 		cfg.MaxVersion = tls.VersionTLS13
 	}
 
-	if p.allowsTLS12() && cfg.MinVersion <= tls.VersionTLS12 && (!onlyUnset || len(cp.CipherSuites) == 0) {
+	if p.allowsTLS12() && cfg.MinVersion <= tls.VersionTLS12 && mode.patchesSetting(len(cp.CipherSuites) > 0) {
 		scsv, suites := splitSCSV(cfg.CipherSuites)
 		kept := slices.DeleteFunc(slices.Clone(suites), func(id uint16) bool { return !p.allowsSuite(id) })
 		if len(kept) == 0 {
@@ -304,9 +304,9 @@ func applyProfile(p Profile, cp *caddytls.ConnectionPolicy, onlyUnset bool) []Ch
 		}
 	}
 
-	if !onlyUnset || len(cp.Curves) == 0 {
+	if userSet := len(cp.Curves) > 0; mode.patchesSetting(userSet) {
 		kept := slices.DeleteFunc(slices.Clone(s.Curves), func(id tls.CurveID) bool { return !p.allowsCurve(id) })
-		if len(kept) == 0 || (!onlyUnset && len(cp.Curves) == 0) {
+		if len(kept) == 0 || (!mode.onlyUnset() && !userSet) {
 			// Nothing usable, or harden on Caddy's default list: the
 			// profile's list.
 			kept = slices.Clone(p.Curves)
@@ -318,7 +318,9 @@ func applyProfile(p Profile, cp *caddytls.ConnectionPolicy, onlyUnset bool) []Ch
 		}
 	}
 
-	if !onlyUnset && cfg.KeyLogWriter != nil {
+	// The key log is a file the user named: enforce refuses it, harden
+	// turns it off.
+	if cfg.KeyLogWriter != nil && mode.patchesSetting(true) {
 		changes = append(changes, Change{"insecure_secrets_log", cp.InsecureSecretsLog, "(off)"})
 		cfg.KeyLogWriter = nil
 	}

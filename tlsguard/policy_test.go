@@ -144,28 +144,28 @@ func TestFindingString(t *testing.T) {
 func TestApplyProfile(t *testing.T) {
 	mozilla := "x25519mlkem768 x25519 secp256r1 secp384r1"
 	for _, tc := range []struct {
-		name      string
-		profile   Profile
-		policy    caddytls.ConnectionPolicy
-		onlyUnset bool
-		want      []Change
-		after     []string // findings left
+		name    string
+		profile Profile
+		policy  caddytls.ConnectionPolicy
+		mode    Mode
+		want    []Change
+		after   []string // findings left
 	}{
-		{name: "enforce leaves intermediate defaults", profile: intermediateProfile(), onlyUnset: true,
+		{name: "enforce leaves intermediate defaults", profile: intermediateProfile(), mode: ModeEnforce,
 			after: []string{"policy.curves.incomplete"}},
-		{name: "harden completes intermediate curves", profile: intermediateProfile(),
+		{name: "harden completes intermediate curves", profile: intermediateProfile(), mode: ModeHarden,
 			want: []Change{{"curves", "x25519mlkem768 x25519 secp256r1", mozilla}}},
-		{name: "enforce applies modern to an empty policy", profile: modernProfile(), onlyUnset: true,
+		{name: "enforce applies modern to an empty policy", profile: modernProfile(), mode: ModeEnforce,
 			want:  []Change{{"protocol_min", "tls1.2", "tls1.3"}},
 			after: []string{"policy.curves.incomplete"}},
-		{name: "enforce keeps explicit tls1.2 under modern", profile: modernProfile(), onlyUnset: true,
+		{name: "enforce keeps explicit tls1.2 under modern", profile: modernProfile(), mode: ModeEnforce,
 			policy: caddytls.ConnectionPolicy{ProtocolMin: "tls1.2", Curves: []string{"x25519"}},
 			after:  []string{"policy.protocol_min.below_profile", "policy.curves.incomplete"}},
-		{name: "harden overrides explicit tls1.2 under modern", profile: modernProfile(),
+		{name: "harden overrides explicit tls1.2 under modern", profile: modernProfile(), mode: ModeHarden,
 			policy: caddytls.ConnectionPolicy{ProtocolMin: "tls1.2", ProtocolMax: "tls1.2", Curves: []string{"x25519"}},
 			want:   []Change{{"protocol_min", "tls1.2", "tls1.3"}, {"protocol_max", "tls1.2", "tls1.3"}},
 			after:  []string{"policy.curves.incomplete"}},
-		{name: "harden drops cbc, keeps the user's stricter gcm choice", profile: intermediateProfile(),
+		{name: "harden drops cbc, keeps the user's stricter gcm choice", profile: intermediateProfile(), mode: ModeHarden,
 			policy: caddytls.ConnectionPolicy{CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
 				Curves: []string{"x25519", "secp521r1"}},
 			want: []Change{
@@ -173,25 +173,30 @@ func TestApplyProfile(t *testing.T) {
 				{"curves", "x25519 secp521r1", "x25519"},
 			},
 			after: []string{"policy.curves.incomplete"}},
-		{name: "harden replaces an all-cbc list", profile: intermediateProfile(),
+		{name: "harden replaces an all-cbc list", profile: intermediateProfile(), mode: ModeHarden,
 			policy: caddytls.ConnectionPolicy{CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, Curves: []string{"secp521r1"}},
 			want: []Change{
 				{"cipher_suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", strings.Join(suiteNames(intermediateProfile().Suites), " ")},
 				{"curves", "secp521r1", mozilla},
 			}},
-		{name: "enforce keeps explicit cbc", profile: intermediateProfile(), onlyUnset: true,
+		{name: "enforce keeps explicit cbc", profile: intermediateProfile(), mode: ModeEnforce,
 			policy: caddytls.ConnectionPolicy{CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}},
 			after:  []string{"policy.cipher_suite.no_aead", "policy.curves.incomplete"}},
-		{name: "harden turns the key log off", profile: intermediateProfile(),
+		{name: "harden turns the key log off", profile: intermediateProfile(), mode: ModeHarden,
 			policy: caddytls.ConnectionPolicy{InsecureSecretsLog: "/tmp/k", Curves: strings.Fields(mozilla)},
 			want:   []Change{{"insecure_secrets_log", "/tmp/k", "(off)"}}},
-		{name: "enforce keeps the key log", profile: intermediateProfile(), onlyUnset: true,
+		{name: "enforce keeps the key log", profile: intermediateProfile(), mode: ModeEnforce,
 			policy: caddytls.ConnectionPolicy{InsecureSecretsLog: "/tmp/k", Curves: strings.Fields(mozilla)},
 			after:  []string{"policy.insecure_secrets_log"}},
+		{name: "audit leaves modern defaults", profile: modernProfile(), mode: ModeAudit,
+			after: []string{"policy.protocol_min.below_profile", "policy.curves.incomplete"}},
+		{name: "audit keeps cbc and the key log", profile: intermediateProfile(), mode: ModeAudit,
+			policy: caddytls.ConnectionPolicy{CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, InsecureSecretsLog: "/tmp/k"},
+			after:  []string{"policy.cipher_suite.no_aead", "policy.curves.incomplete", "policy.insecure_secrets_log"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cp := builtPolicy(t, tc.policy)
-			got := applyProfile(tc.profile, cp, tc.onlyUnset)
+			got := applyProfile(tc.profile, cp, tc.mode)
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("changes\n%v\nwant\n%v", got, tc.want)
 			}
@@ -201,7 +206,7 @@ func TestApplyProfile(t *testing.T) {
 			if after := codes(checkPolicy(tc.profile, "srv0", 0, cp)); !slices.Equal(after, tc.after) {
 				t.Errorf("findings after: %v, want %v", after, tc.after)
 			}
-			if again := applyProfile(tc.profile, cp, tc.onlyUnset); len(again) != 0 {
+			if again := applyProfile(tc.profile, cp, tc.mode); len(again) != 0 {
 				t.Errorf("second application changed %v", again)
 			}
 		})
@@ -215,7 +220,7 @@ func TestApplyProfileDoesNotShareCaddysDefaults(t *testing.T) {
 	shared := []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256}
 	cp := builtPolicy(t, caddytls.ConnectionPolicy{})
 	cp.TLSConfig.CurvePreferences = shared
-	applyProfile(intermediateProfile(), cp, false)
+	applyProfile(intermediateProfile(), cp, ModeHarden)
 	if !slices.Equal(shared, []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256}) {
 		t.Fatalf("the shared default list changed: %v", shared)
 	}

@@ -3,6 +3,7 @@ package tlsguard
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -98,7 +99,7 @@ func (a *App) Report() Report {
 	as := a.assess()
 	r := Report{
 		Profile:      a.profile.Name,
-		Mode:         a.Mode,
+		Mode:         string(a.Mode),
 		GeneratedAt:  as.at,
 		Servers:      slices.Clone(as.servers),
 		Certificates: as.certs,
@@ -126,15 +127,47 @@ func (a *App) Report() Report {
 	return r
 }
 
+// logMemory remembers what the app has logged, so that each finding is
+// logged once and each grade when it changes. Assessments run on the
+// ticker and for every report, so it is safe for concurrent use.
+type logMemory struct {
+	mu     sync.Mutex
+	logged map[string]bool   // findings already logged
+	grades map[string]string // site key -> grade last logged
+}
+
+func newLogMemory() *logMemory {
+	return &logMemory{logged: make(map[string]bool), grades: make(map[string]string)}
+}
+
+// firstTime reports whether the finding is seen for the first time, and
+// remembers it.
+func (m *logMemory) firstTime(f Finding) bool {
+	key := f.Code + "|" + f.location() + "|" + f.Value
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.logged[key] {
+		return false
+	}
+	m.logged[key] = true
+	return true
+}
+
+// gradeChanged reports whether a site's grade differs from the one last
+// logged (always true the first time), and remembers it.
+func (m *logMemory) gradeChanged(server, host, grade string) bool {
+	key := server + "|" + host
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev, seen := m.grades[key]
+	m.grades[key] = grade
+	return !seen || prev != grade
+}
+
 // logFindings logs each finding the first time it is seen.
 func (a *App) logFindings(fs Findings) {
 	for _, f := range fs {
-		key := f.Code + "|" + f.location() + "|" + f.Value
-		a.mu.Lock()
-		seen := a.logged[key]
-		a.logged[key] = true
-		a.mu.Unlock()
-		if seen {
+		if !a.logs.firstTime(f) {
 			continue
 		}
 		if ce := a.logger.Check(f.level(), "tlsguard finding"); ce != nil {
@@ -153,15 +186,9 @@ func (a *App) logAssessment(as *assessment) {
 			if s.Grade != nil {
 				grade = s.Grade.Grade
 			}
-			key := srv.Name + "|" + s.Host
-			a.mu.Lock()
-			prev, seen := a.lastGrades[key]
-			a.lastGrades[key] = grade
-			a.mu.Unlock()
-			if seen && prev == grade {
-				continue
+			if a.logs.gradeChanged(srv.Name, s.Host, grade) {
+				a.logGrade(srv.Name, s)
 			}
-			a.logGrade(srv.Name, s)
 		}
 	}
 }

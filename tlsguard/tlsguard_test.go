@@ -2,7 +2,6 @@ package tlsguard
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,7 +86,7 @@ func TestValidateListsEveryViolation(t *testing.T) {
 	if strings.Contains(err.Error(), "curves.incomplete") {
 		t.Error("an info finding refused the config")
 	}
-	for _, mode := range []string{ModeHarden, ModeAudit} {
+	for _, mode := range []Mode{ModeHarden, ModeAudit} {
 		app.Mode = mode
 		if err := app.Validate(); err != nil {
 			t.Errorf("mode %s: %v", mode, err)
@@ -97,7 +96,7 @@ func TestValidateListsEveryViolation(t *testing.T) {
 
 func TestLogAssessmentLogsChangesOnce(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
-	app := &App{logger: zap.New(core), mu: new(sync.Mutex), logged: map[string]bool{}, lastGrades: map[string]string{}}
+	app := &App{logger: zap.New(core), logs: newLogMemory()}
 	finding := Finding{Severity: SeverityWarning, Code: "site.hsts.missing", Server: "srv0", Site: "a.example", Message: "no hsts"}
 	as := &assessment{
 		findings: Findings{finding},
