@@ -42,6 +42,9 @@ type SiteReport struct {
 	Grade      *Grade `json:"grade,omitempty"`
 	// Pending says why there is no grade yet.
 	Pending string `json:"pending,omitempty"`
+	// Telemetry is the site's share of the server's handshakes; absent
+	// with telemetry off.
+	Telemetry *SiteTelemetry `json:"telemetry,omitempty"`
 }
 
 // assess lints every served certificate and grades every site.

@@ -243,15 +243,20 @@ func checkCurves(p Profile, s policySettings, cp *caddytls.ConnectionPolicy, at 
 	if len(cp.Curves) == 0 {
 		value += " (Caddy's default)"
 	}
-	switch {
-	case len(missing) == len(p.Curves):
-		out = append(out, at(Finding{
+	if len(missing) == len(p.Curves) {
+		return append(out, at(Finding{
 			Severity: SeverityError, Code: "policy.curves.missing",
 			Field: "curves", Value: value, Want: "at least one of " + list,
 			Message: fmt.Sprintf("the policy offers none of profile %s's groups, so its clients cannot agree on a key exchange", p.Name),
 			Fix:     "add x25519 and secp256r1 to curves",
 		}))
-	case len(missing) > 0:
+	}
+	if f, ok := checkPostQuantum(p, s, value); ok {
+		out = append(out, at(f))
+	}
+	// The post-quantum group has its own finding.
+	missing = slices.DeleteFunc(missing, func(id tls.CurveID) bool { return id == tls.X25519MLKEM768 })
+	if len(missing) > 0 {
 		out = append(out, at(Finding{
 			Severity: SeverityInfo, Code: "policy.curves.incomplete",
 			Field: "curves", Value: value, Want: "all of " + list,
@@ -261,6 +266,29 @@ func checkCurves(p Profile, s policySettings, cp *caddytls.ConnectionPolicy, at 
 		}))
 	}
 	return out
+}
+
+// checkPostQuantum reports a policy that does not offer X25519MLKEM768,
+// the hybrid of X25519 and ML-KEM-768 that Mozilla's guidelines 6.0 list
+// first and that Go and Caddy offer by default: without it, a recorded
+// session can be decrypted by whoever later breaks X25519 or the NIST
+// curves with a quantum computer ("harvest now, decrypt later"). value is
+// the policy's curves as the other curve findings show them.
+func checkPostQuantum(p Profile, s policySettings, value string) (Finding, bool) {
+	if slices.Contains(s.Curves, tls.X25519MLKEM768) {
+		return Finding{}, false
+	}
+	f := Finding{
+		Severity: SeverityWarning, Code: "policy.curves.no_post_quantum",
+		Field: "curves", Value: value, Want: "x25519mlkem768 among the groups",
+		Message: "the policy offers no post-quantum key exchange (X25519MLKEM768, first in Mozilla's guidelines 6.0), so recorded sessions can be decrypted once the classical groups fall to a quantum computer",
+		Fix:     "add x25519mlkem768 to curves (Caddyfile: tls { curves x25519mlkem768 ... }), or remove curves to get Caddy's default, which has it",
+	}
+	if !p.allowsCurve(tls.X25519MLKEM768) {
+		f.Want = "" // the custom profile does not ask for it
+		f.Fix = "add x25519mlkem768 to the custom profile's curves and to the policy's curves"
+	}
+	return f, true
 }
 
 // applyProfile applies the profile to the policy's built config as mode

@@ -106,7 +106,16 @@ type server struct {
 	policies []PolicyReport
 	settings []policySettings
 	sites    []site
-	stats    *serverStats
+	stats    *serverStats // nil with telemetry off
+}
+
+// hosts returns the hosts of the server's sites, in order.
+func (s *server) hosts() []string {
+	out := make([]string, len(s.sites))
+	for i, site := range s.sites {
+		out[i] = site.host
+	}
+	return out
 }
 
 // CaddyModule returns the Caddy module information.
@@ -226,9 +235,10 @@ func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Ser
 		})
 		a.statsKeys = append(a.statsKeys, key)
 		s.stats = st.(*serverStats)
+		sites := s.stats.index(s.hosts())
 		for _, cp := range srv.TLSConnPolicies {
 			if cp.TLSConfig != nil {
-				s.stats.wrap(cp.TLSConfig)
+				s.stats.wrap(cp.TLSConfig, sites)
 			}
 		}
 		srv.RegisterConnState(s.stats.connState)
