@@ -86,17 +86,17 @@ classic.localhost {
 	after := scrapeTLSGuard(t)
 	delta := func(key string) float64 { return after[key] - before[key] }
 	for key, want := range map[string]float64{
-		`tlsguard_key_exchanges_total{group="x25519mlkem768",hello_retry_request="false",server="srv0"}`:     3,
-		`tlsguard_key_exchanges_total{group="x25519mlkem768",hello_retry_request="true",server="srv0"}`:      0,
-		`tlsguard_key_exchanges_total{group="x25519",hello_retry_request="false",server="srv0"}`:             6,
-		`tlsguard_key_exchanges_total{group="x25519",hello_retry_request="true",server="srv0"}`:              2,
-		`tlsguard_key_exchanges_total{group="secp256r1",hello_retry_request="false",server="srv0"}`:          0,
-		`tlsguard_mlkem_client_hellos_total{offered="true",server="srv0"}`:                                   6,
-		`tlsguard_mlkem_client_hellos_total{offered="false",server="srv0"}`:                                  5,
-		`tlsguard_site_handshakes_total{key_exchange="post_quantum",server="srv0",site="pq.localhost"}`:      3,
-		`tlsguard_site_handshakes_total{key_exchange="classical",server="srv0",site="pq.localhost"}`:         5,
-		`tlsguard_site_handshakes_total{key_exchange="post_quantum",server="srv0",site="classic.localhost"}`: 0,
-		`tlsguard_site_handshakes_total{key_exchange="classical",server="srv0",site="classic.localhost"}`:    3,
+		`tlsguard_key_exchanges_total{group="x25519mlkem768",hello_retry_request="false",server="srv0"}`:                          3,
+		`tlsguard_key_exchanges_total{group="x25519mlkem768",hello_retry_request="true",server="srv0"}`:                           0,
+		`tlsguard_key_exchanges_total{group="x25519",hello_retry_request="false",server="srv0"}`:                                  6,
+		`tlsguard_key_exchanges_total{group="x25519",hello_retry_request="true",server="srv0"}`:                                   2,
+		`tlsguard_key_exchanges_total{group="secp256r1",hello_retry_request="false",server="srv0"}`:                               0,
+		`tlsguard_mlkem_client_hellos_total{offered="true",server="srv0"}`:                                                        6,
+		`tlsguard_mlkem_client_hellos_total{offered="false",server="srv0"}`:                                                       5,
+		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="post_quantum",server="srv0",site="pq.localhost"}`:      3,
+		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="classical",server="srv0",site="pq.localhost"}`:         5,
+		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="post_quantum",server="srv0",site="classic.localhost"}`: 0,
+		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="classical",server="srv0",site="classic.localhost"}`:    3,
 	} {
 		if got := delta(key); got != want {
 			t.Errorf("%s rose by %v, want %v", key, got, want)

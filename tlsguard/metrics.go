@@ -21,10 +21,13 @@ type collector struct {
 	mlkemShare   *prometheus.Desc
 	pqShare      *prometheus.Desc
 	siteHands    *prometheus.Desc
+	echHellos    *prometheus.Desc
+	echAccepted  *prometheus.Desc
+	echShare     *prometheus.Desc
 	config       *prometheus.Desc
-	findings   *prometheus.Desc
-	grade      *prometheus.Desc
-	score      *prometheus.Desc
+	findings     *prometheus.Desc
+	grade        *prometheus.Desc
+	score        *prometheus.Desc
 }
 
 func newCollector(a *App) *collector {
@@ -55,8 +58,17 @@ func newCollector(a *App) *collector {
 			"Share of completed TLS handshakes whose key exchange was an ML-KEM hybrid.",
 			[]string{"server"}, nil),
 		siteHands: prometheus.NewDesc("tlsguard_site_handshakes_total",
-			"Completed TLS handshakes of each site (by the server name the client asked for) by key exchange kind (post_quantum, classical, none).",
-			[]string{"server", "site", "key_exchange"}, nil),
+			"Completed TLS handshakes of each site (by the server name the client asked for) by key exchange kind (post_quantum, classical, none) and whether they accepted Encrypted ClientHello.",
+			[]string{"server", "site", "key_exchange", "ech_accepted"}, nil),
+		echHellos: prometheus.NewDesc("tlsguard_ech_client_hellos_total",
+			"ClientHellos of full handshakes that carry the Encrypted ClientHello extension (browsers send a GREASE one when they know no ECH config).",
+			[]string{"server"}, nil),
+		echAccepted: prometheus.NewDesc("tlsguard_ech_accepted_handshakes_total",
+			"Completed TLS handshakes in which the server decrypted an Encrypted ClientHello.",
+			[]string{"server"}, nil),
+		echShare: prometheus.NewDesc("tlsguard_ech_accepted_ratio",
+			"Share of completed TLS handshakes that accepted Encrypted ClientHello; only where ECH is configured.",
+			[]string{"server"}, nil),
 		config: prometheus.NewDesc("tlsguard_config_info",
 			"The tlsguard profile and mode of the running config; always 1.",
 			[]string{"profile", "mode"}, nil),
@@ -75,7 +87,7 @@ func newCollector(a *App) *collector {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.handshakes, c.hellos, c.refused, c.tls13Share, c.keyExchanges, c.mlkemHellos,
-		c.mlkemShare, c.pqShare, c.siteHands, c.config, c.findings, c.grade, c.score} {
+		c.mlkemShare, c.pqShare, c.siteHands, c.echHellos, c.echAccepted, c.echShare, c.config, c.findings, c.grade, c.score} {
 		ch <- d
 	}
 }
@@ -86,7 +98,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.config, prometheus.GaugeValue, 1, a.profile.Name, string(a.Mode))
 	for _, srv := range a.servers {
 		if srv.stats != nil {
-			c.collectStats(ch, srv.name, srv.stats.snapshot(srv.hosts()))
+			c.collectStats(ch, srv.name, srv.stats.snapshot(srv.hosts()), a.echNames != nil)
 		}
 	}
 	as := a.lastAssessment()
@@ -110,7 +122,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *collector) collectStats(ch chan<- prometheus.Metric, server string, s *statsSnapshot) {
+// collectStats emits one server's counters; withECH says whether ECH is
+// configured.
+func (c *collector) collectStats(ch chan<- prometheus.Metric, server string, s *statsSnapshot, withECH bool) {
 	counter := func(d *prometheus.Desc, n uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(n), labels...)
 	}
@@ -145,10 +159,21 @@ func (c *collector) collectStats(ch chan<- prometheus.Metric, server string, s *
 	}
 	gauge(c.mlkemShare, s.mlkemClientShare(), server)
 	gauge(c.pqShare, s.postQuantumShare(), server)
+	echLabels := []string{"false"}
+	if withECH {
+		echLabels = append(echLabels, "true")
+	}
 	for site, ss := range s.sites {
 		for k := range numKexKinds {
-			counter(c.siteHands, ss[k][0]+ss[k][1], server, site, kexKindNames[k])
+			for e, accepted := range echLabels {
+				counter(c.siteHands, ss[k][e], server, site, kexKindNames[k], accepted)
+			}
 		}
+	}
+	counter(c.echHellos, s.echHello, server)
+	counter(c.echAccepted, s.echDone, server)
+	if withECH {
+		gauge(c.echShare, s.echAcceptedShare(), server)
 	}
 }
 

@@ -30,7 +30,7 @@ func TestCollector(t *testing.T) {
 	st.observeRefused(refusal{reasonNoCertificate, nil})
 
 	a := &App{Mode: ModeAudit, profile: intermediateProfile(),
-		servers: []*server{{name: "srv0", stats: st, sites: []site{{host: "a.example"}, {host: "b.example"}}}},
+		servers:  []*server{{name: "srv0", stats: st, sites: []site{{host: "a.example"}, {host: "b.example"}}}},
 		findings: Findings{{Severity: SeverityInfo, Code: "policy.curves.incomplete"}, {Severity: SeverityError}}}
 	a.last = new(atomic.Pointer[assessment])
 	a.last.Store(&assessment{
@@ -73,14 +73,14 @@ tlsguard_mlkem_client_hellos_total{offered="true",server="srv0"} 1
 # HELP tlsguard_post_quantum_handshake_ratio Share of completed TLS handshakes whose key exchange was an ML-KEM hybrid.
 # TYPE tlsguard_post_quantum_handshake_ratio gauge
 tlsguard_post_quantum_handshake_ratio{server="srv0"} 0.3333333333333333
-# HELP tlsguard_site_handshakes_total Completed TLS handshakes of each site (by the server name the client asked for) by key exchange kind (post_quantum, classical, none).
+# HELP tlsguard_site_handshakes_total Completed TLS handshakes of each site (by the server name the client asked for) by key exchange kind (post_quantum, classical, none) and whether they accepted Encrypted ClientHello.
 # TYPE tlsguard_site_handshakes_total counter
-tlsguard_site_handshakes_total{key_exchange="classical",server="srv0",site="a.example"} 1
-tlsguard_site_handshakes_total{key_exchange="classical",server="srv0",site="b.example"} 0
-tlsguard_site_handshakes_total{key_exchange="none",server="srv0",site="a.example"} 0
-tlsguard_site_handshakes_total{key_exchange="none",server="srv0",site="b.example"} 0
-tlsguard_site_handshakes_total{key_exchange="post_quantum",server="srv0",site="a.example"} 1
-tlsguard_site_handshakes_total{key_exchange="post_quantum",server="srv0",site="b.example"} 0
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="classical",server="srv0",site="a.example"} 1
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="classical",server="srv0",site="b.example"} 0
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="none",server="srv0",site="a.example"} 0
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="none",server="srv0",site="b.example"} 0
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="post_quantum",server="srv0",site="a.example"} 1
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="post_quantum",server="srv0",site="b.example"} 0
 # HELP tlsguard_tls13_client_ratio Share of ClientHellos (full handshakes) that offer TLS 1.3.
 # TYPE tlsguard_tls13_client_ratio gauge
 tlsguard_tls13_client_ratio{server="srv0"} 0.6666666666666666

@@ -75,6 +75,8 @@ type TelemetryReport struct {
 	// not.
 	ClientHellosOfferingMLKEM uint64   `json:"client_hellos_offering_mlkem"`
 	MLKEMClientShare          *float64 `json:"mlkem_client_share"`
+	// ECH is present where Encrypted ClientHello is configured.
+	ECH *ECHTelemetry `json:"ech,omitempty"`
 }
 
 // SiteTelemetry is one site's share of the server's completed handshakes:
@@ -86,6 +88,8 @@ type SiteTelemetry struct {
 	// PostQuantumShare is the share of Handshakes whose key exchange was
 	// an ML-KEM hybrid; null before the first one.
 	PostQuantumShare *float64 `json:"post_quantum_share"`
+	// ECH is present where Encrypted ClientHello is configured.
+	ECH *SiteECH `json:"ech,omitempty"`
 }
 
 // HandshakeCount is the number of handshakes of one kind.
@@ -96,8 +100,9 @@ type HandshakeCount struct {
 	Count       uint64 `json:"count"`
 }
 
-// report renders the counters of a server.
-func (s *statsSnapshot) report() *TelemetryReport {
+// report renders the counters of a server; echNames are the public names
+// of the ECH configs, nil when ECH is not configured.
+func (s *statsSnapshot) report(echNames []string) *TelemetryReport {
 	tr := &TelemetryReport{
 		Since:              s.since,
 		ClientHellos:       make(map[string]uint64, numVersionSlots),
@@ -127,13 +132,27 @@ func (s *statsSnapshot) report() *TelemetryReport {
 	tr.PostQuantumShare = s.postQuantumShare()
 	tr.ClientHellosOfferingMLKEM = s.mlkemHello[1]
 	tr.MLKEMClientShare = s.mlkemClientShare()
+	if echNames != nil {
+		tr.ECH = &ECHTelemetry{
+			PublicNames:   slices.Clone(echNames),
+			ClientHellos:  s.echHello,
+			Accepted:      s.echDone,
+			AcceptedShare: s.echAcceptedShare(),
+			Rejected:      s.refused[reasonECHRequired],
+		}
+	}
 	return tr
 }
 
-// siteReport renders the counters of a site.
-func (ss siteSnapshot) report() *SiteTelemetry {
+// report renders the counters of a site; withECH says whether ECH is
+// configured.
+func (ss siteSnapshot) report(withECH bool) *SiteTelemetry {
 	n := ss.total()
-	return &SiteTelemetry{Handshakes: n, PostQuantumShare: ratio(ss.postQuantum(), n)}
+	st := &SiteTelemetry{Handshakes: n, PostQuantumShare: ratio(ss.postQuantum(), n)}
+	if withECH {
+		st.ECH = &SiteECH{Accepted: ss.echAccepted(), AcceptedShare: ratio(ss.echAccepted(), n)}
+	}
+	return st
 }
 
 // Report assesses the certificates and sites afresh and returns the full
@@ -154,12 +173,12 @@ func (a *App) Report() Report {
 		}
 		snap := srv.stats.snapshot(srv.hosts())
 		sr := &r.Servers[i]
-		sr.Telemetry = snap.report()
+		sr.Telemetry = snap.report(a.echNames)
 		// The assessment's sites are shared with the metrics collector:
 		// copy before adding to them.
 		sr.Sites = slices.Clone(sr.Sites)
 		for j := range sr.Sites {
-			sr.Sites[j].Telemetry = snap.sites[sr.Sites[j].Host].report()
+			sr.Sites[j].Telemetry = snap.sites[sr.Sites[j].Host].report(a.echNames != nil)
 		}
 	}
 	r.Summary = Summary{

@@ -3,6 +3,7 @@ package tlsguard
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -149,24 +150,50 @@ func (st *serverStats) observeHandshake(cs *tls.ConnectionState, site *siteStats
 	}
 }
 
-// connState is the server's ConnState hook: when a TLS connection closes
-// without a completed handshake, it counts the refusal by Go's error.
-func (st *serverStats) connState(c net.Conn, state http.ConnState) {
-	if state != http.StateClosed {
-		return
-	}
-	if tc, ok := c.(*tls.Conn); ok {
-		st.observeClosed(tc)
+// connState returns the server's ConnState hook: when a TLS connection
+// closes without a completed handshake, it counts the refusal by Go's
+// error. With ech (ECH is configured), a completed handshake that did not
+// accept ECH is also checked for the client's ech_required alert, which
+// arrives after the handshake.
+func (st *serverStats) connState(ech bool) func(net.Conn, http.ConnState) {
+	return func(c net.Conn, state http.ConnState) {
+		if state != http.StateClosed {
+			return
+		}
+		if tc, ok := c.(*tls.Conn); ok {
+			st.observeClosed(tc, ech)
+		}
 	}
 }
 
 // observeClosed counts the refusal of a closed connection, if any. The
 // handshake ran to its end before the connection closed, so asking again
 // only returns the stored result: nil, or the error that ended it.
-func (st *serverStats) observeClosed(tc *tls.Conn) {
+func (st *serverStats) observeClosed(tc *tls.Conn, ech bool) {
 	if err := tc.HandshakeContext(context.Background()); err != nil {
 		st.observeRefused(err)
+		return
 	}
+	if ech && !tc.ConnectionState().ECHAccepted && echRequired(tc) {
+		st.refused[reasonECHRequired].Add(1)
+	}
+}
+
+// echRequired reports whether the client of a closed connection sent the
+// ech_required alert. A client whose ECH the server could not decrypt
+// finishes the handshake with the outer ClientHello, to check the retry
+// configs the server sent against the public name's certificate, and only
+// then aborts with that alert (draft-ietf-tls-esni §6.1.6): the server's
+// handshake has succeeded, and the alert ends the first read of the
+// connection, which crypto/tls keeps and returns to every later read. The
+// connection is closed and its read deadline past, so the read never
+// blocks: it returns the kept error, or fails at once.
+func echRequired(tc *tls.Conn) bool {
+	_ = tc.SetReadDeadline(time.Now())
+	var b [1]byte
+	_, err := tc.Read(b[:])
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "remote error" && strings.Contains(opErr.Err.Error(), "encrypted client hello required")
 }
 
 // observeRefused counts a failed handshake; a version refusal also counts
@@ -201,6 +228,10 @@ type statsSnapshot struct {
 	echDone    uint64
 	sites      map[string]siteSnapshot
 }
+
+// echAcceptedShare is the share of completed handshakes that accepted
+// ECH.
+func (s *statsSnapshot) echAcceptedShare() *float64 { return ratio(s.echDone, s.completed()) }
 
 // siteSnapshot is a copy of a site's counters.
 type siteSnapshot [numKexKinds][2]uint64
@@ -298,3 +329,12 @@ func (ss siteSnapshot) total() uint64 {
 
 // postQuantum returns the site's handshakes with an ML-KEM hybrid.
 func (ss siteSnapshot) postQuantum() uint64 { return ss[kexPostQuantum][0] + ss[kexPostQuantum][1] }
+
+// echAccepted returns the site's handshakes that accepted ECH.
+func (ss siteSnapshot) echAccepted() uint64 {
+	var n uint64
+	for k := range numKexKinds {
+		n += ss[k][1]
+	}
+	return n
+}

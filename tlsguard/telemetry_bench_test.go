@@ -24,7 +24,7 @@ func benchmarkHandshakes(b *testing.B, telemetry bool) {
 			b.Fatalf("handshake: %v / %v", serr, cerr)
 		}
 		if telemetry {
-			st.observeClosed(srv)
+			st.observeClosed(srv, false)
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
@@ -58,7 +58,7 @@ func BenchmarkHandshakeTelemetryRatio(b *testing.B) {
 			b.Fatalf("handshake: %v / %v", serr, cerr)
 		}
 		if telemetry {
-			st.observeClosed(srv)
+			st.observeClosed(srv, false)
 		}
 		return time.Since(start)
 	}

@@ -60,11 +60,11 @@ func TestTelemetryKeyExchange(t *testing.T) {
 			t.Fatalf("%s: negotiated %v, HRR %v, resumed %v; want %v, %v, %v (the test's premise is wrong)",
 				tc.name, cs.CurveID, cs.HelloRetryRequest, cs.DidResume, tc.group, tc.hrr, tc.resume)
 		}
-		st.observeClosed(srv)
+		st.observeClosed(srv, false)
 	}
 
 	snap := st.snapshot([]string{"localhost", "*.example.test", "b.example.test"})
-	rep := snap.report()
+	rep := snap.report(nil)
 	wantGroups := map[string]uint64{"x25519mlkem768": 4, "x25519": 2, "secp256r1": 2}
 	for _, g := range groupSlotNames {
 		if rep.KeyExchanges[g] != wantGroups[g] {
@@ -90,7 +90,7 @@ func TestTelemetryKeyExchange(t *testing.T) {
 		t.Errorf("%d completed handshakes, want 8", rep.CompletedHandshakes)
 	}
 
-	local, wild, other := snap.sites["localhost"].report(), snap.sites["*.example.test"].report(), snap.sites["b.example.test"].report()
+	local, wild, other := snap.sites["localhost"].report(false), snap.sites["*.example.test"].report(false), snap.sites["b.example.test"].report(false)
 	if local.Handshakes != 7 || local.PostQuantumShare == nil || *local.PostQuantumShare != 3.0/7.0 {
 		t.Errorf("localhost: %d handshakes, share %v; want 7 and 3/7", local.Handshakes, deref(local.PostQuantumShare))
 	}

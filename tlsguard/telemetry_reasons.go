@@ -20,6 +20,7 @@ const (
 	reasonClientCertificate
 	reasonClientRejectedCert
 	reasonClientAlert
+	reasonECHRequired
 	reasonNotTLS
 	reasonClientClosed
 	reasonTimeout
@@ -31,7 +32,7 @@ const (
 
 var reasonNames = [numReasons]string{
 	"protocol_version", "no_shared_cipher", "no_shared_group", "no_shared_alpn",
-	"no_certificate", "client_certificate", "client_rejected_certificate", "client_alert",
+	"no_certificate", "client_certificate", "client_rejected_certificate", "client_alert", "ech_required",
 	"not_tls", "client_closed", "timeout", "policy_drop", "no_policy", "other",
 }
 
@@ -60,6 +61,9 @@ func refusalReason(err error) int {
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "remote error" {
 		msg := opErr.Err.Error()
+		if strings.Contains(msg, "encrypted client hello required") { // alert 121, ech_required
+			return reasonECHRequired
+		}
 		if strings.Contains(msg, "certificate") || strings.Contains(msg, "unknown authority") || strings.Contains(msg, "unknown ca") {
 			return reasonClientRejectedCert
 		}
@@ -116,4 +120,3 @@ func offeredVersions(msg string) ([]uint16, bool) {
 	}
 	return out, len(out) > 0
 }
-

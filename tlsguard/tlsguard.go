@@ -91,6 +91,7 @@ type App struct {
 	logger    *zap.Logger
 	now       func() time.Time
 	hasHTTP   bool
+	echNames  []string // public names of the ECH configs; nil without ECH
 
 	// State that changes while the app runs, each part behind its own
 	// type (pointers: Caddy copies the zero App to read its module info).
@@ -184,6 +185,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	httpApp := appIface.(*caddyhttp.App)
 	a.hasHTTP = true
+	a.echNames = echPublicNames(ctx)
 
 	hosts := caddyhosts.HTTPSHosts(httpApp)
 	names := make([]string, 0, len(httpApp.Servers))
@@ -241,7 +243,7 @@ func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Ser
 				s.stats.wrap(cp.TLSConfig, sites)
 			}
 		}
-		srv.RegisterConnState(s.stats.connState)
+		srv.RegisterConnState(s.stats.connState(a.echNames != nil))
 	}
 	return s
 }
