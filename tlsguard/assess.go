@@ -1,6 +1,7 @@
 package tlsguard
 
 import (
+	"crypto/x509"
 	"fmt"
 	"sync"
 	"time"
@@ -62,9 +63,11 @@ func (a *App) assess() *assessment {
 	if len(found.Missing) > 0 {
 		as.complete = false
 	}
-	facts := a.facts.of(a.ctx, found.Distinct())
-	for _, f := range facts {
-		cr, fs := lintCertificate(a.profile, f, now)
+	served := a.facts.of(a.ctx, found.Distinct(), now)
+	facts := make([]*certs.Facts, len(served))
+	for i, sc := range served {
+		facts[i] = sc.Facts
+		cr, fs := lintCertificate(a.profile, sc, now)
 		as.certs = append(as.certs, cr)
 		as.findings = append(as.findings, fs...)
 	}
@@ -89,30 +92,32 @@ func (a *App) assess() *assessment {
 	return as
 }
 
-// factCache keeps the facts of the served certificates. Facts are
-// computed once per certificate (classifying one may read storage) and
-// kept while the certificate is served. Assessments run on the ticker and
-// for every report, so it is safe for concurrent use.
+// factCache keeps what tlsguard knows of the served certificates. It is
+// computed once per certificate (classifying one may read storage,
+// checking its trust verifies its chain) and kept while the certificate is
+// served. Assessments run on the ticker and for every report, so it is
+// safe for concurrent use.
 type factCache struct {
 	mu     sync.Mutex
-	facts  map[string]*certs.Facts // by certmagic hash
+	certs  map[string]*servedCert // by certmagic hash
 	intern *certs.Interner
+	roots  *x509.CertPool // this machine's root store; nil when it has none
 }
 
-func newFactCache() *factCache {
-	return &factCache{intern: certs.NewInterner()}
+func newFactCache(roots *x509.CertPool) *factCache {
+	return &factCache{intern: certs.NewInterner(), roots: roots}
 }
 
-// of returns the facts of the served certificates, in order, and forgets
-// those of certificates no longer served.
-func (fc *factCache) of(ctx caddy.Context, served []*certmagic.Certificate) []*certs.Facts {
+// of returns the served certificates, in order, and forgets those no
+// longer served.
+func (fc *factCache) of(ctx caddy.Context, served []*certmagic.Certificate, now time.Time) []*servedCert {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	var cl *certs.Classifier
-	next := make(map[string]*certs.Facts, len(served))
-	out := make([]*certs.Facts, 0, len(served))
+	next := make(map[string]*servedCert, len(served))
+	out := make([]*servedCert, 0, len(served))
 	for _, c := range served {
-		f, ok := fc.facts[c.Hash()]
+		sc, ok := fc.certs[c.Hash()]
 		if !ok {
 			if cl == nil {
 				// A certificate was found, so the config has a tls app
@@ -120,12 +125,12 @@ func (fc *factCache) of(ctx caddy.Context, served []*certmagic.Certificate) []*c
 				cl = certs.NewClassifier(ctx, ctx.Storage())
 			}
 			facts := certs.NewFacts(c, cl.Origin(c), fc.intern)
-			f = &facts
+			sc = newServedCert(c, &facts, fc.roots, now)
 		}
-		next[c.Hash()] = f
-		out = append(out, f)
+		next[c.Hash()] = sc
+		out = append(out, sc)
 	}
-	fc.facts = next
+	fc.certs = next
 	return out
 }
 

@@ -143,7 +143,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
 	a.last = new(atomic.Pointer[assessment])
-	a.facts = newFactCache()
+	a.facts = newFactCache(systemRoots())
 	a.logs = newLogMemory()
 	a.loop = new(watcher)
 	if a.now == nil {
