@@ -163,3 +163,51 @@ func TestGroupSlots(t *testing.T) {
 		t.Error("offersMLKEM")
 	}
 }
+
+// TestTelemetryConcurrent counts from several goroutines while the
+// counters are read, as handshakes, scrapes and reports do; run with
+// -race. The totals must be exact.
+func TestTelemetryConcurrent(t *testing.T) {
+	st := newServerStats(time.Now())
+	sites := st.index([]string{"a.example", "*.example"})
+	hello := &tls.ClientHelloInfo{SupportedVersions: []uint16{tls.VersionTLS13}, SupportedCurves: caddyCurves,
+		Extensions: []uint16{extensionECH}}
+	cs := tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256,
+		CurveID: tls.X25519MLKEM768, ServerName: "b.example", ECHAccepted: true}
+	const workers, each = 4, 500
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				_ = st.snapshot([]string{"a.example", "*.example"}).report([]string{"ech.example"})
+				_ = st.index([]string{"a.example", "c.example"}) // a reload
+			}
+		}
+	}()
+	finished := make(chan struct{})
+	for range workers {
+		go func() {
+			for range each {
+				st.observeHello(hello)
+				st.observeHandshake(&cs, sites.lookup(cs.ServerName))
+			}
+			finished <- struct{}{}
+		}()
+	}
+	for range workers {
+		<-finished
+	}
+	close(done)
+	snap := st.snapshot([]string{"*.example"})
+	rep := snap.report([]string{"ech.example"})
+	const n = workers * each
+	if rep.KeyExchanges["x25519mlkem768"] != n || rep.ClientHellosOfferingMLKEM != n || rep.ECH.Accepted != n || rep.ECH.ClientHellos != n {
+		t.Errorf("counts %+v %+v, want %d each", rep.KeyExchanges, *rep.ECH, n)
+	}
+	if site := snap.sites["*.example"].report(true); site.Handshakes != n || site.ECH.Accepted != n {
+		t.Errorf("site %+v, want %d", site, n)
+	}
+}

@@ -71,7 +71,10 @@ type App struct {
 	// assesses afresh. Default: 10m.
 	LintInterval caddy.Duration `json:"lint_interval,omitempty"`
 
-	// Telemetry turns the handshake counters on or off. Default: true.
+	// Telemetry turns the handshake counters on or off: completed
+	// handshakes by version, suite, key exchange group and Encrypted
+	// ClientHello, ClientHellos by what they offer, and refusals by
+	// reason, per server and per site. Default: true.
 	Telemetry *bool `json:"telemetry,omitempty"`
 
 	// RequireHSTS requires every HTTPS site to send HSTS on every

@@ -2,6 +2,8 @@ package tlsguard
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,5 +130,30 @@ func TestLogAssessmentLogsChangesOnce(t *testing.T) {
 	first := logs.FilterMessage("site grade").All()[0].ContextMap()
 	if caps, _ := first["caps"].([]any); len(caps) != 1 || caps[0] != "A-: no HSTS (hsts.missing)" {
 		t.Errorf("caps field %v", first["caps"])
+	}
+}
+
+// TestLogMemoryConcurrent: assessments on the ticker and for reports log
+// through one memory; each finding is logged once however many race.
+func TestLogMemoryConcurrent(t *testing.T) {
+	m := newLogMemory()
+	f := Finding{Code: "site.hsts.missing", Server: "srv0", Site: "a.example"}
+	var firsts, changes atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if m.firstTime(f) {
+					firsts.Add(1)
+				}
+				if m.gradeChanged("srv0", "a.example", "A+") {
+					changes.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firsts.Load() != 1 || changes.Load() != 1 {
+		t.Errorf("finding first %d times, grade changed %d times; want once each", firsts.Load(), changes.Load())
 	}
 }
