@@ -79,7 +79,7 @@ func parseTLSGuard(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			app.Mode = v
+			app.Mode = tlsguard.Mode(v)
 		case "lint_interval":
 			dur, err := durationValue(d, "lint_interval")
 			if err != nil {

@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -98,6 +100,78 @@ func dialTLS(serverName string, cfg *tls.Config) (tls.ConnectionState, error) {
 	}
 	defer conn.Close()
 	return conn.ConnectionState(), nil
+}
+
+// dialGet makes one handshake with the HTTPS port (a fresh connection,
+// no resumption), sends GET / over it and reads the whole response. The
+// server counts a handshake in VerifyConnection, which in TLS 1.3 may run
+// after the client's handshake has returned; a response means it has
+// run, so counters read after dialGet include this handshake.
+func dialGet(serverName string, cfg *tls.Config) (tls.ConnectionState, error) {
+	cfg = cfg.Clone()
+	cfg.ServerName = serverName
+	cfg.ClientSessionCache = nil
+	cfg.NextProtos = []string{"http/1.1"}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp",
+		net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)), cfg)
+	if err != nil {
+		return tls.ConnectionState{}, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", serverName); err != nil {
+		return tls.ConnectionState{}, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return tls.ConnectionState{}, fmt.Errorf("reading the response: %w", err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return conn.ConnectionState(), err
+}
+
+// waitServedGet polls like waitCert, with dialGet: once it returns, the
+// server has counted every handshake it completed for it.
+func waitServedGet(t *testing.T, serverName string, cfg *tls.Config) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := dialGet(serverName, cfg)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no handshake and response from %s after 60s: %v", serverName, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// sClientGet runs openssl s_client with args, sends GET / for serverName
+// and waits for the response (-ign_eof keeps it reading until the server
+// closes). It returns the output, which holds the response, and fails
+// the test when openssl fails.
+func sClientGet(t *testing.T, serverName string, args ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl is not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	args = append([]string{"s_client", "-connect", net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)),
+		"-servername", serverName, "-ign_eof", "-alpn", "http/1.1"}, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader("GET / HTTP/1.1\r\nHost: " + serverName + "\r\nConnection: close\r\n\r\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if !strings.Contains(string(out), "HTTP/1.1 ") {
+		t.Fatalf("openssl %s: no HTTP response:\n%s", strings.Join(args, " "), out)
+	}
+	return string(out)
 }
 
 // sClient runs openssl s_client against the HTTPS port with serverName

@@ -93,15 +93,24 @@ func TestTLSGuardIntermediate(t *testing.T) {
 // violate the profile: each is refused with a message that names the
 // setting, and the good config keeps serving.
 func TestTLSGuardEnforceRefuses(t *testing.T) {
-	good := caddyfile("local_certs\n\ttlsguard", `
+	// The header makes this config differ from any loaded before, so that
+	// it really starts (Caddy skips a /load of the running config) and
+	// logs its startup grade, which the subtests wait for: a line of the
+	// running config must not pass for one of a refused config.
+	good := caddyfile("local_certs\n\ttlsguard", fmt.Sprintf(`
 localhost {
 	hsts
+	header X-Test-Run %d
 	respond "ok"
 }
-`)
+`, time.Now().UnixNano()))
+	mark := logMark()
 	load(t, good, "caddyfile")
 	roots := localRoot(t)
 	waitCert(t, "localhost", roots)
+	if !waitLog(t, mark, "site grade", map[string]any{"site": "localhost"}, 30*time.Second) {
+		t.Fatal("the good config logged no startup grade for localhost")
+	}
 	c := client(roots)
 	url := "https://localhost:" + strconv.Itoa(httpsPort) + "/"
 

@@ -1,9 +1,12 @@
 package tlsguard
 
 import (
+	"crypto/x509"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 
 	"github.com/hardtls/caddy-hardtls/hstspolicy"
@@ -40,6 +43,9 @@ type SiteReport struct {
 	Grade      *Grade `json:"grade,omitempty"`
 	// Pending says why there is no grade yet.
 	Pending string `json:"pending,omitempty"`
+	// Telemetry is the site's share of the server's handshakes; absent
+	// with telemetry off.
+	Telemetry *SiteTelemetry `json:"telemetry,omitempty"`
 }
 
 // assess lints every served certificate and grades every site.
@@ -57,9 +63,11 @@ func (a *App) assess() *assessment {
 	if len(found.Missing) > 0 {
 		as.complete = false
 	}
-	facts := a.factsOf(found.Distinct())
-	for _, f := range facts {
-		cr, fs := lintCertificate(a.profile, f, now)
+	served := a.facts.of(a.ctx, found.Distinct(), now)
+	facts := make([]*certs.Facts, len(served))
+	for i, sc := range served {
+		facts[i] = sc.Facts
+		cr, fs := lintCertificate(a.profile, sc, now)
 		as.certs = append(as.certs, cr)
 		as.findings = append(as.findings, fs...)
 	}
@@ -80,36 +88,49 @@ func (a *App) assess() *assessment {
 		}
 		as.servers = append(as.servers, sr)
 	}
-	a.mu.Lock()
-	a.last = as
-	a.mu.Unlock()
+	a.last.Store(as)
 	return as
 }
 
-// factsOf returns the facts of the served certificates. Facts are
-// computed once per certificate (classifying one may read storage) and
-// kept while the certificate is served.
-func (a *App) factsOf(served []*certmagic.Certificate) []*certs.Facts {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// factCache keeps what tlsguard knows of the served certificates. It is
+// computed once per certificate (classifying one may read storage,
+// checking its trust verifies its chain) and kept while the certificate is
+// served. Assessments run on the ticker and for every report, so it is
+// safe for concurrent use.
+type factCache struct {
+	mu     sync.Mutex
+	certs  map[string]*servedCert // by certmagic hash
+	intern *certs.Interner
+	roots  *x509.CertPool // this machine's root store; nil when it has none
+}
+
+func newFactCache(roots *x509.CertPool) *factCache {
+	return &factCache{intern: certs.NewInterner(), roots: roots}
+}
+
+// of returns the served certificates, in order, and forgets those no
+// longer served.
+func (fc *factCache) of(ctx caddy.Context, served []*certmagic.Certificate, now time.Time) []*servedCert {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
 	var cl *certs.Classifier
-	next := make(map[string]*certs.Facts, len(served))
-	out := make([]*certs.Facts, 0, len(served))
+	next := make(map[string]*servedCert, len(served))
+	out := make([]*servedCert, 0, len(served))
 	for _, c := range served {
-		f, ok := a.facts[c.Hash()]
+		sc, ok := fc.certs[c.Hash()]
 		if !ok {
 			if cl == nil {
 				// A certificate was found, so the config has a tls app
 				// and with it a storage.
-				cl = certs.NewClassifier(a.ctx, a.ctx.Storage())
+				cl = certs.NewClassifier(ctx, ctx.Storage())
 			}
-			facts := certs.NewFacts(c, cl.Origin(c), a.intern)
-			f = &facts
+			facts := certs.NewFacts(c, cl.Origin(c), fc.intern)
+			sc = newServedCert(c, &facts, fc.roots, now)
 		}
-		next[c.Hash()] = f
-		out = append(out, f)
+		next[c.Hash()] = sc
+		out = append(out, sc)
 	}
-	a.facts = next
+	fc.certs = next
 	return out
 }
 

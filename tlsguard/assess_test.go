@@ -2,8 +2,8 @@ package tlsguard
 
 import (
 	"encoding/json"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	_ "github.com/caddyserver/caddy/v2/modules/filestorage"
@@ -14,10 +14,10 @@ import (
 	"github.com/hardtls/caddy-hardtls/internal/testpki"
 )
 
-// TestFactsOfKeepsFactsWhileServed: a certificate's facts are computed
+// TestFactCacheKeepsFactsWhileServed: a certificate's facts are computed
 // once (classifying it may read storage) and dropped once it is no
 // longer served.
-func TestFactsOfKeepsFactsWhileServed(t *testing.T) {
+func TestFactCacheKeepsFactsWhileServed(t *testing.T) {
 	root, err := json.Marshal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -27,21 +27,21 @@ func TestFactsOfKeepsFactsWhileServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &App{ctx: ctx, mu: new(sync.Mutex), intern: certs.NewInterner()}
+	fc := newFactCache(nil)
 	ca := testpki.NewCA(t, "facts CA", nil)
 	cache := certstest.New(t)
 	c1 := cache.Add(t, ca.Issue(t, testpki.Leaf{Names: []string{"a.example"}}))
 	c2 := cache.Add(t, ca.Issue(t, testpki.Leaf{Names: []string{"b.example"}}))
 
-	first := a.factsOf([]*certmagic.Certificate{&c1, &c2})
+	first := fc.of(ctx, []*certmagic.Certificate{&c1, &c2}, time.Now())
 	if len(first) != 2 || first[0].Hash != c1.Hash() || first[1].Hash != c2.Hash() || first[0].Kind != certs.KindManual {
 		t.Fatalf("facts %+v", first)
 	}
-	again := a.factsOf([]*certmagic.Certificate{&c2})
+	again := fc.of(ctx, []*certmagic.Certificate{&c2}, time.Now())
 	if len(again) != 1 || again[0] != first[1] {
 		t.Errorf("the facts of a certificate still served were computed again")
 	}
-	if len(a.facts) != 1 {
-		t.Errorf("%d facts kept; want only the served certificate's", len(a.facts))
+	if len(fc.certs) != 1 {
+		t.Errorf("%d facts kept; want only the served certificate's", len(fc.certs))
 	}
 }

@@ -18,6 +18,9 @@ import (
 type CertReport struct {
 	certs.Summary
 
+	// CT is the certificate's SCTs and Chrome's CT policy verdict.
+	CT *CTReport `json:"ct"`
+
 	// caps are the grade caps the certificate earns on any site, and
 	// lifetimeWarning the grade warning about its lifetime.
 	caps            []Cap
@@ -35,9 +38,10 @@ func (cr CertReport) label() string {
 }
 
 // lintCertificate checks one served certificate against the profile: key
-// type and size, signature algorithm, lifetime, validity at now, and
-// whether it is self-signed or from Caddy's internal CA on a public name.
-func lintCertificate(p Profile, f *certs.Facts, now time.Time) (CertReport, Findings) {
+// type and size, signature algorithm, lifetime, validity at now, whether
+// it is self-signed or from Caddy's internal CA on a public name, and its
+// SCTs against Chrome's CT policy.
+func lintCertificate(p Profile, f *servedCert, now time.Time) (CertReport, Findings) {
 	leaf := f.Leaf
 	cr := CertReport{Summary: f.Summary(now)}
 	cr.Names = slices.Clone(cr.Names)
@@ -111,6 +115,13 @@ func lintCertificate(p Profile, f *certs.Facts, now time.Time) (CertReport, Find
 	if f.Kind == certs.KindInternal && !cr.SelfSigned && len(public) > 0 {
 		add(SeverityError, "cert.internal_ca.public_name", "remove tls internal (or local_certs) for public names so Caddy uses a public ACME CA",
 			"Caddy's internal CA issued the certificate for public hosts (%s); only machines that ran caddy trust accept it", strings.Join(public, ", "))
+	}
+
+	var ctFinding *Finding
+	cr.CT, ctFinding = lintCT(f)
+	if ctFinding != nil {
+		ctFinding.Certificate = cr.label()
+		out = append(out, *ctFinding)
 	}
 	return cr, out
 }

@@ -33,10 +33,17 @@ func newTestCA(t testing.TB, cn string) *testCA {
 	return testpki.NewCA(t, cn, nil)
 }
 
-// factsOf computes the facts of a certificate with the given origin.
-func factsOf(cert *certmagic.Certificate, o certs.Origin) *certs.Facts {
+// servedOf computes what tlsguard knows of a certificate with the given
+// origin, with a root store that holds none of the tests' CAs (their
+// certificates are private, exempt from the CT policy).
+func servedOf(cert *certmagic.Certificate, o certs.Origin) *servedCert {
+	return servedWithRoots(cert, o, x509.NewCertPool())
+}
+
+// servedWithRoots is servedOf with the given root store (nil: none).
+func servedWithRoots(cert *certmagic.Certificate, o certs.Origin, roots *x509.CertPool) *servedCert {
 	f := certs.NewFacts(cert, o, certs.NewInterner())
-	return &f
+	return newServedCert(cert, &f, roots, time.Now())
 }
 
 // generate returns the certificate as Caddy's cache holds it.
@@ -111,7 +118,7 @@ func TestLintCertificate(t *testing.T) {
 			if tc.cert.issuer == local {
 				o.Kind = certs.KindInternal
 			}
-			cr, fs := lintCertificate(tc.profile, factsOf(&cert, o), now)
+			cr, fs := lintCertificate(tc.profile, servedOf(&cert, o), now)
 			if !slices.Equal(codes(fs), tc.findings) {
 				t.Errorf("findings %v, want %v\n%v", codes(fs), tc.findings, fs)
 			}
@@ -142,7 +149,7 @@ func caRSA(t *testing.T) *testCA {
 func TestSiteCaps(t *testing.T) {
 	local := newTestCA(t, "Caddy Local Authority - ECC Intermediate")
 	cert := testCert{names: []string{"app.localhost", "shop.example.com"}, issuer: local}.generate(t)
-	cr, _ := lintCertificate(intermediateProfile(), factsOf(&cert, certs.Origin{Kind: certs.KindInternal}), time.Now())
+	cr, _ := lintCertificate(intermediateProfile(), servedOf(&cert, certs.Origin{Kind: certs.KindInternal}), time.Now())
 	if cr.IssuerKind != "internal" {
 		t.Fatal("not seen as internal")
 	}

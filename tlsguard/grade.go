@@ -241,7 +241,7 @@ func protocolScores(versions []uint16) (best, worst int) {
 			return 95
 		case v == tls.VersionTLS10:
 			return 90
-		case v == tls.VersionSSL30: //nolint:staticcheck // scored, never offered
+		case v == versionSSL30:
 			return 80
 		}
 		return 0

@@ -12,14 +12,22 @@ import (
 type collector struct {
 	app *App
 
-	handshakes *prometheus.Desc
-	hellos     *prometheus.Desc
-	refused    *prometheus.Desc
-	tls13Share *prometheus.Desc
-	config     *prometheus.Desc
-	findings   *prometheus.Desc
-	grade      *prometheus.Desc
-	score      *prometheus.Desc
+	handshakes   *prometheus.Desc
+	hellos       *prometheus.Desc
+	refused      *prometheus.Desc
+	tls13Share   *prometheus.Desc
+	keyExchanges *prometheus.Desc
+	mlkemHellos  *prometheus.Desc
+	mlkemShare   *prometheus.Desc
+	pqShare      *prometheus.Desc
+	siteHands    *prometheus.Desc
+	echHellos    *prometheus.Desc
+	echAccepted  *prometheus.Desc
+	echShare     *prometheus.Desc
+	config       *prometheus.Desc
+	findings     *prometheus.Desc
+	grade        *prometheus.Desc
+	score        *prometheus.Desc
 }
 
 func newCollector(a *App) *collector {
@@ -36,6 +44,30 @@ func newCollector(a *App) *collector {
 			[]string{"server", "reason"}, nil),
 		tls13Share: prometheus.NewDesc("tlsguard_tls13_client_ratio",
 			"Share of ClientHellos (full handshakes) that offer TLS 1.3.",
+			[]string{"server"}, nil),
+		keyExchanges: prometheus.NewDesc("tlsguard_key_exchanges_total",
+			"Completed TLS handshakes by negotiated key exchange group (x25519mlkem768 is post-quantum; none is TLS 1.2 without ECDHE; other is any group ID tlsguard does not know), and whether the server sent a HelloRetryRequest for it.",
+			[]string{"server", "group", "hello_retry_request"}, nil),
+		mlkemHellos: prometheus.NewDesc("tlsguard_mlkem_client_hellos_total",
+			"ClientHellos of full handshakes by whether the client offers an ML-KEM hybrid key exchange group (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024).",
+			[]string{"server", "offered"}, nil),
+		mlkemShare: prometheus.NewDesc("tlsguard_mlkem_client_ratio",
+			"Share of ClientHellos (full handshakes) that offer an ML-KEM hybrid key exchange group.",
+			[]string{"server"}, nil),
+		pqShare: prometheus.NewDesc("tlsguard_post_quantum_handshake_ratio",
+			"Share of completed TLS handshakes whose key exchange was an ML-KEM hybrid.",
+			[]string{"server"}, nil),
+		siteHands: prometheus.NewDesc("tlsguard_site_handshakes_total",
+			"Completed TLS handshakes of each site (by the server name the client asked for) by key exchange kind (post_quantum, classical, none) and whether they accepted Encrypted ClientHello.",
+			[]string{"server", "site", "key_exchange", "ech_accepted"}, nil),
+		echHellos: prometheus.NewDesc("tlsguard_ech_client_hellos_total",
+			"ClientHellos of full handshakes that carry the Encrypted ClientHello extension (browsers send a GREASE one when they know no ECH config).",
+			[]string{"server"}, nil),
+		echAccepted: prometheus.NewDesc("tlsguard_ech_accepted_handshakes_total",
+			"Completed TLS handshakes in which the server decrypted an Encrypted ClientHello.",
+			[]string{"server"}, nil),
+		echShare: prometheus.NewDesc("tlsguard_ech_accepted_ratio",
+			"Share of completed TLS handshakes that accepted Encrypted ClientHello; only where ECH is configured.",
 			[]string{"server"}, nil),
 		config: prometheus.NewDesc("tlsguard_config_info",
 			"The tlsguard profile and mode of the running config; always 1.",
@@ -54,7 +86,8 @@ func newCollector(a *App) *collector {
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.handshakes, c.hellos, c.refused, c.tls13Share, c.config, c.findings, c.grade, c.score} {
+	for _, d := range []*prometheus.Desc{c.handshakes, c.hellos, c.refused, c.tls13Share, c.keyExchanges, c.mlkemHellos,
+		c.mlkemShare, c.pqShare, c.siteHands, c.echHellos, c.echAccepted, c.echShare, c.config, c.findings, c.grade, c.score} {
 		ch <- d
 	}
 }
@@ -62,10 +95,10 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	a := c.app
-	ch <- prometheus.MustNewConstMetric(c.config, prometheus.GaugeValue, 1, a.profile.Name, a.Mode)
+	ch <- prometheus.MustNewConstMetric(c.config, prometheus.GaugeValue, 1, a.profile.Name, string(a.Mode))
 	for _, srv := range a.servers {
 		if srv.stats != nil {
-			c.collectStats(ch, srv.name, srv.stats)
+			c.collectStats(ch, srv.name, srv.stats.snapshot(srv.hosts()), a.echNames != nil)
 		}
 	}
 	as := a.lastAssessment()
@@ -89,33 +122,58 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *collector) collectStats(ch chan<- prometheus.Metric, server string, st *serverStats) {
+// collectStats emits one server's counters; withECH says whether ECH is
+// configured.
+func (c *collector) collectStats(ch chan<- prometheus.Metric, server string, s *statsSnapshot, withECH bool) {
+	counter := func(d *prometheus.Desc, n uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(n), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v *float64, labels ...string) {
+		if v != nil {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, *v, labels...)
+		}
+	}
 	for v := range numVersionSlots {
-		for s := range maxSuiteSlots {
+		for cs := range maxSuiteSlots {
 			for r, resumed := range []string{"false", "true"} {
 				// Only combinations that occurred: most of the
 				// version-suite grid cannot happen.
-				if n := st.handshakes[v][s][r].Load(); n > 0 {
-					ch <- prometheus.MustNewConstMetric(c.handshakes, prometheus.CounterValue, float64(n),
-						server, versionSlotNames[v], suiteSlotName(s), resumed)
+				if n := s.handshakes[v][cs][r]; n > 0 {
+					counter(c.handshakes, n, server, versionSlotNames[v], suiteSlotName(cs), resumed)
 				}
 			}
 		}
+		counter(c.hellos, s.hellos[v], server, versionSlotNames[v])
 	}
-	var total, tls13 uint64
-	for v := range numVersionSlots {
-		n := st.hellos[v].Load()
-		total += n
-		if v == slotTLS13 {
-			tls13 = n
-		}
-		ch <- prometheus.MustNewConstMetric(c.hellos, prometheus.CounterValue, float64(n), server, versionSlotNames[v])
-	}
-	if total > 0 {
-		ch <- prometheus.MustNewConstMetric(c.tls13Share, prometheus.GaugeValue, float64(tls13)/float64(total), server)
-	}
+	gauge(c.tls13Share, s.tls13ClientShare(), server)
 	for r := range numReasons {
-		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.refused[r].Load()), server, reasonNames[r])
+		counter(c.refused, s.refused[r], server, reasonNames[r])
+	}
+	for g := range numGroupSlots {
+		for h, hrr := range []string{"false", "true"} {
+			counter(c.keyExchanges, s.groups[g][h], server, groupSlotNames[g], hrr)
+		}
+	}
+	for o, offered := range []string{"false", "true"} {
+		counter(c.mlkemHellos, s.mlkemHello[o], server, offered)
+	}
+	gauge(c.mlkemShare, s.mlkemClientShare(), server)
+	gauge(c.pqShare, s.postQuantumShare(), server)
+	echLabels := []string{"false"}
+	if withECH {
+		echLabels = append(echLabels, "true")
+	}
+	for site, ss := range s.sites {
+		for k := range numKexKinds {
+			for e, accepted := range echLabels {
+				counter(c.siteHands, ss[k][e], server, site, kexKindNames[k], accepted)
+			}
+		}
+	}
+	counter(c.echHellos, s.echHello, server)
+	counter(c.echAccepted, s.echDone, server)
+	if withECH {
+		gauge(c.echShare, s.echAcceptedShare(), server)
 	}
 }
 

@@ -2,8 +2,9 @@ package tlsguard
 
 import (
 	"crypto/tls"
+	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,24 +16,30 @@ import (
 
 func TestCollector(t *testing.T) {
 	st := newServerStats(time.Now())
-	st.observeHello([]uint16{tls.VersionTLS13, tls.VersionTLS12})
-	st.observeHello([]uint16{tls.VersionTLS13})
-	st.observeHello([]uint16{tls.VersionTLS12})
-	st.observeHandshake(tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256, false)
-	st.observeHandshake(tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256, true)
-	st.observeHandshake(tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false)
+	sites := st.index([]string{"a.example", "b.example"})
+	st.observeHello(&tls.ClientHelloInfo{SupportedVersions: []uint16{tls.VersionTLS13, tls.VersionTLS12},
+		SupportedCurves: []tls.CurveID{tls.X25519MLKEM768, tls.X25519}})
+	st.observeHello(&tls.ClientHelloInfo{SupportedVersions: []uint16{tls.VersionTLS13}, SupportedCurves: []tls.CurveID{tls.X25519}})
+	st.observeHello(&tls.ClientHelloInfo{SupportedVersions: []uint16{tls.VersionTLS12}, SupportedCurves: []tls.CurveID{tls.CurveP256}})
+	st.observeHandshake(&tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256,
+		CurveID: tls.X25519MLKEM768, ServerName: "a.example"}, sites.lookup("a.example"))
+	st.observeHandshake(&tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256,
+		CurveID: tls.X25519, DidResume: true, HelloRetryRequest: true}, sites.lookup("a.example"))
+	st.observeHandshake(&tls.ConnectionState{Version: tls.VersionTLS12, CipherSuite: tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		CurveID: tls.CurveP256}, sites.lookup("unknown.example"))
 	st.observeRefused(refusal{reasonNoCertificate, nil})
 
-	a := &App{Mode: ModeAudit, profile: intermediateProfile(), servers: []*server{{name: "srv0", stats: st}},
+	a := &App{Mode: ModeAudit, profile: intermediateProfile(),
+		servers:  []*server{{name: "srv0", stats: st, sites: []site{{host: "a.example"}, {host: "b.example"}}}},
 		findings: Findings{{Severity: SeverityInfo, Code: "policy.curves.incomplete"}, {Severity: SeverityError}}}
-	a.last = &assessment{
+	a.last = new(atomic.Pointer[assessment])
+	a.last.Store(&assessment{
 		findings: Findings{{Severity: SeverityWarning}, {Severity: SeverityInfo}, {Severity: SeverityWarning}},
 		servers: []ServerReport{{Name: "srv0", Sites: []SiteReport{
 			{Host: "a.example", Grade: &Grade{Grade: "A+", Score: 96}},
 			{Host: "b.example", Pending: "no certificate"},
 		}}},
-	}
-	a.mu = new(sync.Mutex)
+	})
 
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(newCollector(a)); err != nil {
@@ -56,6 +63,24 @@ func TestCollector(t *testing.T) {
 tlsguard_handshakes_total{cipher_suite="TLS_AES_128_GCM_SHA256",resumed="false",server="srv0",version="tls1.3"} 1
 tlsguard_handshakes_total{cipher_suite="TLS_AES_128_GCM_SHA256",resumed="true",server="srv0",version="tls1.3"} 1
 tlsguard_handshakes_total{cipher_suite="TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",resumed="false",server="srv0",version="tls1.2"} 1
+# HELP tlsguard_mlkem_client_ratio Share of ClientHellos (full handshakes) that offer an ML-KEM hybrid key exchange group.
+# TYPE tlsguard_mlkem_client_ratio gauge
+tlsguard_mlkem_client_ratio{server="srv0"} 0.3333333333333333
+# HELP tlsguard_mlkem_client_hellos_total ClientHellos of full handshakes by whether the client offers an ML-KEM hybrid key exchange group (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024).
+# TYPE tlsguard_mlkem_client_hellos_total counter
+tlsguard_mlkem_client_hellos_total{offered="false",server="srv0"} 2
+tlsguard_mlkem_client_hellos_total{offered="true",server="srv0"} 1
+# HELP tlsguard_post_quantum_handshake_ratio Share of completed TLS handshakes whose key exchange was an ML-KEM hybrid.
+# TYPE tlsguard_post_quantum_handshake_ratio gauge
+tlsguard_post_quantum_handshake_ratio{server="srv0"} 0.3333333333333333
+# HELP tlsguard_site_handshakes_total Completed TLS handshakes of each site (by the server name the client asked for) by key exchange kind (post_quantum, classical, none) and whether they accepted Encrypted ClientHello.
+# TYPE tlsguard_site_handshakes_total counter
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="classical",server="srv0",site="a.example"} 1
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="classical",server="srv0",site="b.example"} 0
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="none",server="srv0",site="a.example"} 0
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="none",server="srv0",site="b.example"} 0
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="post_quantum",server="srv0",site="a.example"} 1
+tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="post_quantum",server="srv0",site="b.example"} 0
 # HELP tlsguard_tls13_client_ratio Share of ClientHellos (full handshakes) that offer TLS 1.3.
 # TYPE tlsguard_tls13_client_ratio gauge
 tlsguard_tls13_client_ratio{server="srv0"} 0.6666666666666666
@@ -75,6 +100,7 @@ tlsguard_findings{severity="warning"} 2
 tlsguard_config_info{mode="audit",profile="intermediate"} 1
 `
 	for _, name := range []string{"tlsguard_handshakes_total", "tlsguard_tls13_client_ratio", "tlsguard_site_grade_info",
+		"tlsguard_mlkem_client_ratio", "tlsguard_mlkem_client_hellos_total", "tlsguard_post_quantum_handshake_ratio", "tlsguard_site_handshakes_total",
 		"tlsguard_site_score", "tlsguard_findings", "tlsguard_config_info"} {
 		got := exposition(t, families, name)
 		if !strings.Contains(want, got) {
@@ -86,6 +112,21 @@ tlsguard_config_info{mode="audit",profile="intermediate"} 1
 		case "tlsguard_client_hellos_total":
 			if n := len(mf.GetMetric()); n != numVersionSlots {
 				t.Errorf("%d client hello series, want one per version slot (%d)", n, numVersionSlots)
+			}
+		case "tlsguard_key_exchanges_total":
+			if n := len(mf.GetMetric()); n != 2*numGroupSlots {
+				t.Errorf("%d key exchange series, want two per group slot (%d)", n, 2*numGroupSlots)
+			}
+			for _, m := range mf.GetMetric() {
+				key := sampleLabels(m)
+				want := map[string]float64{
+					`group="x25519mlkem768",hello_retry_request="false",server="srv0"`: 1,
+					`group="x25519",hello_retry_request="true",server="srv0"`:          1,
+					`group="secp256r1",hello_retry_request="false",server="srv0"`:      1,
+				}[key]
+				if got := m.GetCounter().GetValue(); got != want {
+					t.Errorf("tlsguard_key_exchanges_total{%s} = %v, want %v", key, got, want)
+				}
 			}
 		case "tlsguard_refused_handshakes_total":
 			if n := len(mf.GetMetric()); n != numReasons {
@@ -100,6 +141,16 @@ tlsguard_config_info{mode="audit",profile="intermediate"} 1
 			}
 		}
 	}
+}
+
+// sampleLabels renders a sample's labels as name="value" pairs, in
+// Prometheus order.
+func sampleLabels(m *dto.Metric) string {
+	var parts []string
+	for _, l := range m.GetLabel() {
+		parts = append(parts, l.GetName()+"="+strconv.Quote(l.GetValue()))
+	}
+	return strings.Join(parts, ",")
 }
 
 // exposition renders one metric family in the text format.

@@ -243,15 +243,20 @@ func checkCurves(p Profile, s policySettings, cp *caddytls.ConnectionPolicy, at 
 	if len(cp.Curves) == 0 {
 		value += " (Caddy's default)"
 	}
-	switch {
-	case len(missing) == len(p.Curves):
-		out = append(out, at(Finding{
+	if len(missing) == len(p.Curves) {
+		return append(out, at(Finding{
 			Severity: SeverityError, Code: "policy.curves.missing",
 			Field: "curves", Value: value, Want: "at least one of " + list,
 			Message: fmt.Sprintf("the policy offers none of profile %s's groups, so its clients cannot agree on a key exchange", p.Name),
 			Fix:     "add x25519 and secp256r1 to curves",
 		}))
-	case len(missing) > 0:
+	}
+	if f, ok := checkPostQuantum(p, s, value); ok {
+		out = append(out, at(f))
+	}
+	// The post-quantum group has its own finding.
+	missing = slices.DeleteFunc(missing, func(id tls.CurveID) bool { return id == tls.X25519MLKEM768 })
+	if len(missing) > 0 {
 		out = append(out, at(Finding{
 			Severity: SeverityInfo, Code: "policy.curves.incomplete",
 			Field: "curves", Value: value, Want: "all of " + list,
@@ -263,33 +268,56 @@ func checkCurves(p Profile, s policySettings, cp *caddytls.ConnectionPolicy, at 
 	return out
 }
 
-// applyProfile applies the profile to the policy's built config and
-// returns what it changed. With onlyUnset (enforce mode) it touches only
-// the settings the user left to Caddy's defaults, and only where those
-// defaults fall short of the profile: a policy that sets nothing, like the
-// catch-all policy the Caddyfile adds, has nothing for the user to fix.
-// Otherwise (harden mode) it also narrows what the user set, where the
-// user set nothing stricter: it raises the minimum version, keeps only the
+// checkPostQuantum reports a policy that does not offer X25519MLKEM768,
+// the hybrid of X25519 and ML-KEM-768 that Mozilla's guidelines 6.0 list
+// first and that Go and Caddy offer by default: without it, a recorded
+// session can be decrypted by whoever later breaks X25519 or the NIST
+// curves with a quantum computer ("harvest now, decrypt later"). value is
+// the policy's curves as the other curve findings show them.
+func checkPostQuantum(p Profile, s policySettings, value string) (Finding, bool) {
+	if slices.Contains(s.Curves, tls.X25519MLKEM768) {
+		return Finding{}, false
+	}
+	f := Finding{
+		Severity: SeverityWarning, Code: "policy.curves.no_post_quantum",
+		Field: "curves", Value: value, Want: "x25519mlkem768 among the groups",
+		Message: "the policy offers no post-quantum key exchange (X25519MLKEM768, first in Mozilla's guidelines 6.0), so recorded sessions can be decrypted once the classical groups fall to a quantum computer",
+		Fix:     "add x25519mlkem768 to curves (Caddyfile: tls { curves x25519mlkem768 ... }), or remove curves to get Caddy's default, which has it",
+	}
+	if !p.allowsCurve(tls.X25519MLKEM768) {
+		f.Want = "" // the custom profile does not ask for it
+		f.Fix = "add x25519mlkem768 to the custom profile's curves and to the policy's curves"
+	}
+	return f, true
+}
+
+// applyProfile applies the profile to the policy's built config as mode
+// says, and returns what it changed. Audit changes nothing. Enforce
+// touches only the settings the user left to Caddy's defaults, and only
+// where those defaults fall short of the profile: a policy that sets
+// nothing, like the catch-all policy the Caddyfile adds, has nothing for
+// the user to fix. Harden also narrows what the user set, where the user
+// set nothing stricter: it raises the minimum version, keeps only the
 // allowed TLS 1.2 suites and groups (the profile's own when none is left,
 // or when the user chose none) and turns off the session key log.
-func applyProfile(p Profile, cp *caddytls.ConnectionPolicy, onlyUnset bool) []Change {
+func applyProfile(p Profile, cp *caddytls.ConnectionPolicy, mode Mode) []Change {
 	cfg := cp.TLSConfig
-	if cfg == nil || cp.Drop {
+	if !mode.patches() || cfg == nil || cp.Drop {
 		return nil
 	}
 	s, _ := settingsOf(cp)
 	var changes []Change
 
-	if s.MinVersion < p.MinVersion && (!onlyUnset || cp.ProtocolMin == "") {
+	if s.MinVersion < p.MinVersion && mode.patchesSetting(cp.ProtocolMin != "") {
 		changes = append(changes, Change{"protocol_min", versionName(s.MinVersion), versionName(p.MinVersion)})
 		cfg.MinVersion = p.MinVersion
 	}
-	if s.MaxVersion < p.MinVersion && (!onlyUnset || cp.ProtocolMax == "") {
+	if s.MaxVersion < p.MinVersion && mode.patchesSetting(cp.ProtocolMax != "") {
 		changes = append(changes, Change{"protocol_max", versionName(s.MaxVersion), versionName(tls.VersionTLS13)})
 		cfg.MaxVersion = tls.VersionTLS13
 	}
 
-	if p.allowsTLS12() && cfg.MinVersion <= tls.VersionTLS12 && (!onlyUnset || len(cp.CipherSuites) == 0) {
+	if p.allowsTLS12() && cfg.MinVersion <= tls.VersionTLS12 && mode.patchesSetting(len(cp.CipherSuites) > 0) {
 		scsv, suites := splitSCSV(cfg.CipherSuites)
 		kept := slices.DeleteFunc(slices.Clone(suites), func(id uint16) bool { return !p.allowsSuite(id) })
 		if len(kept) == 0 {
@@ -304,9 +332,9 @@ func applyProfile(p Profile, cp *caddytls.ConnectionPolicy, onlyUnset bool) []Ch
 		}
 	}
 
-	if !onlyUnset || len(cp.Curves) == 0 {
+	if userSet := len(cp.Curves) > 0; mode.patchesSetting(userSet) {
 		kept := slices.DeleteFunc(slices.Clone(s.Curves), func(id tls.CurveID) bool { return !p.allowsCurve(id) })
-		if len(kept) == 0 || (!onlyUnset && len(cp.Curves) == 0) {
+		if len(kept) == 0 || (!mode.onlyUnset() && !userSet) {
 			// Nothing usable, or harden on Caddy's default list: the
 			// profile's list.
 			kept = slices.Clone(p.Curves)
@@ -318,7 +346,9 @@ func applyProfile(p Profile, cp *caddytls.ConnectionPolicy, onlyUnset bool) []Ch
 		}
 	}
 
-	if !onlyUnset && cfg.KeyLogWriter != nil {
+	// The key log is a file the user named: enforce refuses it, harden
+	// turns it off.
+	if cfg.KeyLogWriter != nil && mode.patchesSetting(true) {
 		changes = append(changes, Change{"insecure_secrets_log", cp.InsecureSecretsLog, "(off)"})
 		cfg.KeyLogWriter = nil
 	}

@@ -79,16 +79,23 @@ func TestCheckPolicy(t *testing.T) {
 			Curves: []string{"x25519mlkem768", "x25519", "secp256r1", "secp384r1"}}, nil},
 		{"protocol_max below modern", modernProfile(), caddytls.ConnectionPolicy{ProtocolMin: "tls1.2", ProtocolMax: "tls1.2",
 			Curves: []string{"x25519"}},
-			[]string{"policy.protocol_min.below_profile", "policy.protocol_max.below_profile", "policy.curves.incomplete"}},
+			[]string{"policy.protocol_min.below_profile", "policy.protocol_max.below_profile", "policy.curves.no_post_quantum", "policy.curves.incomplete"}},
 		{"cbc suite", intermediateProfile(), caddytls.ConnectionPolicy{
 			CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
 			Curves:       []string{"x25519mlkem768", "x25519", "secp256r1", "secp384r1"}},
 			[]string{"policy.cipher_suite.no_aead"}},
 		{"cbc suite allowed by custom", custom, caddytls.ConnectionPolicy{
-			CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, Curves: []string{"x25519", "secp256r1"}}, nil},
+			CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, Curves: []string{"x25519", "secp256r1"}},
+			[]string{"policy.curves.no_post_quantum"}},
 		{"gcm suite outside custom", custom, caddytls.ConnectionPolicy{
 			CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, Curves: []string{"x25519", "secp256r1"}},
-			[]string{"policy.cipher_suite.not_in_profile"}},
+			[]string{"policy.cipher_suite.not_in_profile", "policy.curves.no_post_quantum"}},
+		{"only the post-quantum group missing", intermediateProfile(), caddytls.ConnectionPolicy{
+			Curves: []string{"x25519", "secp256r1", "secp384r1"}},
+			[]string{"policy.curves.no_post_quantum"}},
+		{"only the post-quantum group", intermediateProfile(), caddytls.ConnectionPolicy{
+			Curves: []string{"x25519mlkem768"}},
+			[]string{"policy.curves.incomplete"}},
 		{"cbc suite ignored on tls1.3", intermediateProfile(), caddytls.ConnectionPolicy{ProtocolMin: "tls1.3",
 			CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
 			Curves:       []string{"x25519mlkem768", "x25519", "secp256r1", "secp384r1"}}, nil},
@@ -110,6 +117,39 @@ func TestCheckPolicy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPostQuantumFinding checks the words of the finding for a policy
+// without X25519MLKEM768, under a profile that lists it (Mozilla's) and a
+// custom one that does not.
+func TestPostQuantumFinding(t *testing.T) {
+	policy := caddytls.ConnectionPolicy{Curves: []string{"x25519", "secp256r1", "secp384r1"}}
+	fs := checkPolicy(intermediateProfile(), "srv0", 0, builtPolicy(t, policy))
+	if len(fs) != 1 || fs[0].Severity != SeverityWarning {
+		t.Fatalf("findings %v", fs)
+	}
+	for _, want := range []string{
+		`server "srv0" policy 0: curves = x25519 secp256r1 secp384r1: the policy offers no post-quantum key exchange (X25519MLKEM768, first in Mozilla's guidelines 6.0)`,
+		"the profile requires x25519mlkem768 among the groups (policy.curves.no_post_quantum)",
+		"fix: add x25519mlkem768 to curves",
+	} {
+		if !strings.Contains(fs[0].String(), want) {
+			t.Errorf("%q lacks %q", fs[0], want)
+		}
+	}
+	// Caddy's default list has the group.
+	if fs := checkPolicy(intermediateProfile(), "srv0", 0, builtPolicy(t, caddytls.ConnectionPolicy{})); slices.Contains(codes(fs), "policy.curves.no_post_quantum") {
+		t.Errorf("Caddy's default curves flagged: %v", fs)
+	}
+	custom, err := (&CustomProfile{ProtocolMin: "tls1.3", Curves: []string{"x25519"}}).resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs = checkPolicy(custom, "srv0", 0, builtPolicy(t, caddytls.ConnectionPolicy{ProtocolMin: "tls1.3", Curves: []string{"x25519"}}))
+	if len(fs) != 1 || fs[0].Code != "policy.curves.no_post_quantum" || fs[0].Want != "" ||
+		!strings.Contains(fs[0].Fix, "to the custom profile's curves and to the policy's") {
+		t.Errorf("custom profile without the group: %v", fs)
 	}
 }
 
@@ -144,54 +184,59 @@ func TestFindingString(t *testing.T) {
 func TestApplyProfile(t *testing.T) {
 	mozilla := "x25519mlkem768 x25519 secp256r1 secp384r1"
 	for _, tc := range []struct {
-		name      string
-		profile   Profile
-		policy    caddytls.ConnectionPolicy
-		onlyUnset bool
-		want      []Change
-		after     []string // findings left
+		name    string
+		profile Profile
+		policy  caddytls.ConnectionPolicy
+		mode    Mode
+		want    []Change
+		after   []string // findings left
 	}{
-		{name: "enforce leaves intermediate defaults", profile: intermediateProfile(), onlyUnset: true,
+		{name: "enforce leaves intermediate defaults", profile: intermediateProfile(), mode: ModeEnforce,
 			after: []string{"policy.curves.incomplete"}},
-		{name: "harden completes intermediate curves", profile: intermediateProfile(),
+		{name: "harden completes intermediate curves", profile: intermediateProfile(), mode: ModeHarden,
 			want: []Change{{"curves", "x25519mlkem768 x25519 secp256r1", mozilla}}},
-		{name: "enforce applies modern to an empty policy", profile: modernProfile(), onlyUnset: true,
+		{name: "enforce applies modern to an empty policy", profile: modernProfile(), mode: ModeEnforce,
 			want:  []Change{{"protocol_min", "tls1.2", "tls1.3"}},
 			after: []string{"policy.curves.incomplete"}},
-		{name: "enforce keeps explicit tls1.2 under modern", profile: modernProfile(), onlyUnset: true,
+		{name: "enforce keeps explicit tls1.2 under modern", profile: modernProfile(), mode: ModeEnforce,
 			policy: caddytls.ConnectionPolicy{ProtocolMin: "tls1.2", Curves: []string{"x25519"}},
-			after:  []string{"policy.protocol_min.below_profile", "policy.curves.incomplete"}},
-		{name: "harden overrides explicit tls1.2 under modern", profile: modernProfile(),
+			after:  []string{"policy.protocol_min.below_profile", "policy.curves.no_post_quantum", "policy.curves.incomplete"}},
+		{name: "harden overrides explicit tls1.2 under modern", profile: modernProfile(), mode: ModeHarden,
 			policy: caddytls.ConnectionPolicy{ProtocolMin: "tls1.2", ProtocolMax: "tls1.2", Curves: []string{"x25519"}},
 			want:   []Change{{"protocol_min", "tls1.2", "tls1.3"}, {"protocol_max", "tls1.2", "tls1.3"}},
-			after:  []string{"policy.curves.incomplete"}},
-		{name: "harden drops cbc, keeps the user's stricter gcm choice", profile: intermediateProfile(),
+			after:  []string{"policy.curves.no_post_quantum", "policy.curves.incomplete"}},
+		{name: "harden drops cbc, keeps the user's stricter gcm choice", profile: intermediateProfile(), mode: ModeHarden,
 			policy: caddytls.ConnectionPolicy{CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
 				Curves: []string{"x25519", "secp521r1"}},
 			want: []Change{
 				{"cipher_suites", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
 				{"curves", "x25519 secp521r1", "x25519"},
 			},
-			after: []string{"policy.curves.incomplete"}},
-		{name: "harden replaces an all-cbc list", profile: intermediateProfile(),
+			after: []string{"policy.curves.no_post_quantum", "policy.curves.incomplete"}},
+		{name: "harden replaces an all-cbc list", profile: intermediateProfile(), mode: ModeHarden,
 			policy: caddytls.ConnectionPolicy{CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, Curves: []string{"secp521r1"}},
 			want: []Change{
 				{"cipher_suites", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", strings.Join(suiteNames(intermediateProfile().Suites), " ")},
 				{"curves", "secp521r1", mozilla},
 			}},
-		{name: "enforce keeps explicit cbc", profile: intermediateProfile(), onlyUnset: true,
+		{name: "enforce keeps explicit cbc", profile: intermediateProfile(), mode: ModeEnforce,
 			policy: caddytls.ConnectionPolicy{CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}},
 			after:  []string{"policy.cipher_suite.no_aead", "policy.curves.incomplete"}},
-		{name: "harden turns the key log off", profile: intermediateProfile(),
+		{name: "harden turns the key log off", profile: intermediateProfile(), mode: ModeHarden,
 			policy: caddytls.ConnectionPolicy{InsecureSecretsLog: "/tmp/k", Curves: strings.Fields(mozilla)},
 			want:   []Change{{"insecure_secrets_log", "/tmp/k", "(off)"}}},
-		{name: "enforce keeps the key log", profile: intermediateProfile(), onlyUnset: true,
+		{name: "enforce keeps the key log", profile: intermediateProfile(), mode: ModeEnforce,
 			policy: caddytls.ConnectionPolicy{InsecureSecretsLog: "/tmp/k", Curves: strings.Fields(mozilla)},
 			after:  []string{"policy.insecure_secrets_log"}},
+		{name: "audit leaves modern defaults", profile: modernProfile(), mode: ModeAudit,
+			after: []string{"policy.protocol_min.below_profile", "policy.curves.incomplete"}},
+		{name: "audit keeps cbc and the key log", profile: intermediateProfile(), mode: ModeAudit,
+			policy: caddytls.ConnectionPolicy{CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}, InsecureSecretsLog: "/tmp/k"},
+			after:  []string{"policy.cipher_suite.no_aead", "policy.curves.incomplete", "policy.insecure_secrets_log"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cp := builtPolicy(t, tc.policy)
-			got := applyProfile(tc.profile, cp, tc.onlyUnset)
+			got := applyProfile(tc.profile, cp, tc.mode)
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("changes\n%v\nwant\n%v", got, tc.want)
 			}
@@ -201,7 +246,7 @@ func TestApplyProfile(t *testing.T) {
 			if after := codes(checkPolicy(tc.profile, "srv0", 0, cp)); !slices.Equal(after, tc.after) {
 				t.Errorf("findings after: %v, want %v", after, tc.after)
 			}
-			if again := applyProfile(tc.profile, cp, tc.onlyUnset); len(again) != 0 {
+			if again := applyProfile(tc.profile, cp, tc.mode); len(again) != 0 {
 				t.Errorf("second application changed %v", again)
 			}
 		})
@@ -215,7 +260,7 @@ func TestApplyProfileDoesNotShareCaddysDefaults(t *testing.T) {
 	shared := []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256}
 	cp := builtPolicy(t, caddytls.ConnectionPolicy{})
 	cp.TLSConfig.CurvePreferences = shared
-	applyProfile(intermediateProfile(), cp, false)
+	applyProfile(intermediateProfile(), cp, ModeHarden)
 	if !slices.Equal(shared, []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256}) {
 		t.Fatalf("the shared default list changed: %v", shared)
 	}

@@ -231,15 +231,6 @@ func CheckCustom(profile string, custom *CustomProfile) error {
 	return nil
 }
 
-// CheckMode reports whether mode is a mode: enforce, harden or audit.
-func CheckMode(mode string) error {
-	switch mode {
-	case ModeEnforce, ModeHarden, ModeAudit:
-		return nil
-	}
-	return fmt.Errorf("mode %q is unknown: use enforce, harden or audit", mode)
-}
-
 // CheckProtocolMin reports whether v is a minimum version a custom profile
 // may set: tls1.2 or tls1.3.
 func CheckProtocolMin(v string) error {
@@ -293,6 +284,11 @@ func (p Profile) allowsSuite(id uint16) bool { return slices.Contains(p.Suites, 
 // allowsCurve reports whether a key exchange group is allowed.
 func (p Profile) allowsCurve(id tls.CurveID) bool { return slices.Contains(p.Curves, id) }
 
+// versionSSL30 is SSL 3.0's protocol version (RFC 6101). crypto/tls
+// deprecates its tls.VersionSSL30 (Go never negotiates it); tlsguard only
+// names it in findings and scores it as the rating guide does.
+const versionSSL30 = 0x0300
+
 // versionName returns Caddy's name of a protocol version ("tls1.2").
 func versionName(v uint16) string {
 	switch v {
@@ -304,7 +300,7 @@ func versionName(v uint16) string {
 		return "tls1.1"
 	case tls.VersionTLS10:
 		return "tls1.0"
-	case tls.VersionSSL30: //nolint:staticcheck // named to report it, never to use it
+	case versionSSL30:
 		return "ssl3.0"
 	}
 	return fmt.Sprintf("0x%04x", v)

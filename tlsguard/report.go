@@ -3,6 +3,7 @@ package tlsguard
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -53,6 +54,42 @@ type TelemetryReport struct {
 	TLS13ClientShare *float64 `json:"tls13_client_share"`
 	// Refused counts failed handshakes by reason.
 	Refused map[string]uint64 `json:"refused_handshakes"`
+
+	// KeyExchanges counts completed handshakes by the key exchange group
+	// they negotiated (none: TLS 1.2 without ECDHE; other: a group tlsguard
+	// does not know).
+	KeyExchanges map[string]uint64 `json:"key_exchanges_by_group"`
+	// HelloRetryRequests counts the completed handshakes in which the
+	// server asked the client for a key share of another group, by that
+	// group: a client offered it without a share (or offered no group the
+	// server takes with a share), costing a round trip.
+	HelloRetryRequests map[string]uint64 `json:"hello_retry_requests_by_group"`
+	// PostQuantumShare is the share of completed handshakes whose key
+	// exchange was an ML-KEM hybrid (X25519MLKEM768 and the like); null
+	// before the first one.
+	PostQuantumShare *float64 `json:"post_quantum_share"`
+	// ClientHellosOfferingMLKEM counts the full-handshake ClientHellos
+	// whose supported groups include an ML-KEM hybrid, and MLKEMClientShare
+	// is their share (null before the first ClientHello): clients that
+	// could use post-quantum key exchange, whether the policy lets them or
+	// not.
+	ClientHellosOfferingMLKEM uint64   `json:"client_hellos_offering_mlkem"`
+	MLKEMClientShare          *float64 `json:"mlkem_client_share"`
+	// ECH is present where Encrypted ClientHello is configured.
+	ECH *ECHTelemetry `json:"ech,omitempty"`
+}
+
+// SiteTelemetry is one site's share of the server's completed handshakes:
+// those whose client asked for the site's name (an exact name, or one
+// label under a wildcard site). Handshakes without a server name count
+// for the catch-all site only.
+type SiteTelemetry struct {
+	Handshakes uint64 `json:"handshakes"`
+	// PostQuantumShare is the share of Handshakes whose key exchange was
+	// an ML-KEM hybrid; null before the first one.
+	PostQuantumShare *float64 `json:"post_quantum_share"`
+	// ECH is present where Encrypted ClientHello is configured.
+	ECH *SiteECH `json:"ech,omitempty"`
 }
 
 // HandshakeCount is the number of handshakes of one kind.
@@ -63,33 +100,59 @@ type HandshakeCount struct {
 	Count       uint64 `json:"count"`
 }
 
-// report reads the counters.
-func (st *serverStats) report() *TelemetryReport {
-	tr := &TelemetryReport{Since: st.since, ClientHellos: map[string]uint64{}, Refused: map[string]uint64{}}
+// report renders the counters of a server; echNames are the public names
+// of the ECH configs, nil when ECH is not configured.
+func (s *statsSnapshot) report(echNames []string) *TelemetryReport {
+	tr := &TelemetryReport{
+		Since:              s.since,
+		ClientHellos:       make(map[string]uint64, numVersionSlots),
+		Refused:            make(map[string]uint64, numReasons),
+		KeyExchanges:       make(map[string]uint64, numGroupSlots),
+		HelloRetryRequests: make(map[string]uint64, numGroupSlots),
+	}
 	for v := range numVersionSlots {
-		for s := range maxSuiteSlots {
+		for c := range maxSuiteSlots {
 			for r := range 2 {
-				if n := st.handshakes[v][s][r].Load(); n > 0 {
-					tr.Handshakes = append(tr.Handshakes, HandshakeCount{versionSlotNames[v], suiteSlotName(s), r == 1, n})
+				if n := s.handshakes[v][c][r]; n > 0 {
+					tr.Handshakes = append(tr.Handshakes, HandshakeCount{versionSlotNames[v], suiteSlotName(c), r == 1, n})
 					tr.CompletedHandshakes += n
 				}
 			}
 		}
+		tr.ClientHellos[versionSlotNames[v]] = s.hellos[v]
 	}
-	var total uint64
-	for v := range numVersionSlots {
-		n := st.hellos[v].Load()
-		tr.ClientHellos[versionSlotNames[v]] = n
-		total += n
-	}
-	if total > 0 {
-		share := float64(tr.ClientHellos["tls1.3"]) / float64(total)
-		tr.TLS13ClientShare = &share
-	}
+	tr.TLS13ClientShare = s.tls13ClientShare()
 	for r := range numReasons {
-		tr.Refused[reasonNames[r]] = st.refused[r].Load()
+		tr.Refused[reasonNames[r]] = s.refused[r]
+	}
+	for g := range numGroupSlots {
+		tr.KeyExchanges[groupSlotNames[g]] = s.groups[g][0] + s.groups[g][1]
+		tr.HelloRetryRequests[groupSlotNames[g]] = s.groups[g][1]
+	}
+	tr.PostQuantumShare = s.postQuantumShare()
+	tr.ClientHellosOfferingMLKEM = s.mlkemHello[1]
+	tr.MLKEMClientShare = s.mlkemClientShare()
+	if echNames != nil {
+		tr.ECH = &ECHTelemetry{
+			PublicNames:   slices.Clone(echNames),
+			ClientHellos:  s.echHello,
+			Accepted:      s.echDone,
+			AcceptedShare: s.echAcceptedShare(),
+			Rejected:      s.refused[reasonECHRequired],
+		}
 	}
 	return tr
+}
+
+// report renders the counters of a site; withECH says whether ECH is
+// configured.
+func (ss siteSnapshot) report(withECH bool) *SiteTelemetry {
+	n := ss.total()
+	st := &SiteTelemetry{Handshakes: n, PostQuantumShare: ratio(ss.postQuantum(), n)}
+	if withECH {
+		st.ECH = &SiteECH{Accepted: ss.echAccepted(), AcceptedShare: ratio(ss.echAccepted(), n)}
+	}
+	return st
 }
 
 // Report assesses the certificates and sites afresh and returns the full
@@ -98,15 +161,24 @@ func (a *App) Report() Report {
 	as := a.assess()
 	r := Report{
 		Profile:      a.profile.Name,
-		Mode:         a.Mode,
+		Mode:         string(a.Mode),
 		GeneratedAt:  as.at,
 		Servers:      slices.Clone(as.servers),
 		Certificates: as.certs,
 		Findings:     append(append(Findings{}, a.findings...), as.findings...),
 	}
 	for i, srv := range a.servers {
-		if srv.stats != nil {
-			r.Servers[i].Telemetry = srv.stats.report()
+		if srv.stats == nil {
+			continue
+		}
+		snap := srv.stats.snapshot(srv.hosts())
+		sr := &r.Servers[i]
+		sr.Telemetry = snap.report(a.echNames)
+		// The assessment's sites are shared with the metrics collector:
+		// copy before adding to them.
+		sr.Sites = slices.Clone(sr.Sites)
+		for j := range sr.Sites {
+			sr.Sites[j].Telemetry = snap.sites[sr.Sites[j].Host].report(a.echNames != nil)
 		}
 	}
 	r.Summary = Summary{
@@ -126,15 +198,47 @@ func (a *App) Report() Report {
 	return r
 }
 
+// logMemory remembers what the app has logged, so that each finding is
+// logged once and each grade when it changes. Assessments run on the
+// ticker and for every report, so it is safe for concurrent use.
+type logMemory struct {
+	mu     sync.Mutex
+	logged map[string]bool   // findings already logged
+	grades map[string]string // site key -> grade last logged
+}
+
+func newLogMemory() *logMemory {
+	return &logMemory{logged: make(map[string]bool), grades: make(map[string]string)}
+}
+
+// firstTime reports whether the finding is seen for the first time, and
+// remembers it.
+func (m *logMemory) firstTime(f Finding) bool {
+	key := f.Code + "|" + f.location() + "|" + f.Value
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.logged[key] {
+		return false
+	}
+	m.logged[key] = true
+	return true
+}
+
+// gradeChanged reports whether a site's grade differs from the one last
+// logged (always true the first time), and remembers it.
+func (m *logMemory) gradeChanged(server, host, grade string) bool {
+	key := server + "|" + host
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev, seen := m.grades[key]
+	m.grades[key] = grade
+	return !seen || prev != grade
+}
+
 // logFindings logs each finding the first time it is seen.
 func (a *App) logFindings(fs Findings) {
 	for _, f := range fs {
-		key := f.Code + "|" + f.location() + "|" + f.Value
-		a.mu.Lock()
-		seen := a.logged[key]
-		a.logged[key] = true
-		a.mu.Unlock()
-		if seen {
+		if !a.logs.firstTime(f) {
 			continue
 		}
 		if ce := a.logger.Check(f.level(), "tlsguard finding"); ce != nil {
@@ -153,15 +257,9 @@ func (a *App) logAssessment(as *assessment) {
 			if s.Grade != nil {
 				grade = s.Grade.Grade
 			}
-			key := srv.Name + "|" + s.Host
-			a.mu.Lock()
-			prev, seen := a.lastGrades[key]
-			a.lastGrades[key] = grade
-			a.mu.Unlock()
-			if seen && prev == grade {
-				continue
+			if a.logs.gradeChanged(srv.Name, s.Host, grade) {
+				a.logGrade(srv.Name, s)
 			}
-			a.logGrade(srv.Name, s)
 		}
 	}
 }

@@ -83,7 +83,7 @@ func TestTelemetryCounts(t *testing.T) {
 	cert := testCert{names: []string{"localhost"}}.generate(t)
 	st := newServerStats(time.Now())
 	server := handshakeServer(t, cert.Certificate)
-	st.wrap(server)
+	st.wrap(server, nil)
 
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
@@ -98,7 +98,7 @@ func TestTelemetryCounts(t *testing.T) {
 		if serr != nil || cerr != nil {
 			t.Fatalf("handshake: server %v, client %v", serr, cerr)
 		}
-		st.observeClosed(srv)
+		st.observeClosed(srv, false)
 	}
 	for range 3 {
 		run(tls13)
@@ -109,7 +109,7 @@ func TestTelemetryCounts(t *testing.T) {
 	run(resuming)
 	run(resuming)
 
-	rep := st.report()
+	rep := st.snapshot(nil).report(nil)
 	got := map[HandshakeCount]bool{}
 	for _, h := range rep.Handshakes {
 		got[h] = true
@@ -198,9 +198,9 @@ func TestRefusalReasons(t *testing.T) {
 			server := handshakeServer(t, cert.Certificate)
 			if tc.wrapFirst {
 				tc.server(server) // Caddy's own callback, which tlsguard wraps
-				st.wrap(server)
+				st.wrap(server, nil)
 			} else {
-				st.wrap(server)
+				st.wrap(server, nil)
 				if tc.server != nil {
 					tc.server(server)
 				}
@@ -223,9 +223,9 @@ func TestRefusalReasons(t *testing.T) {
 					t.Fatal("handshake succeeded")
 				}
 			}
-			st.connState(srv, http.StateActive) // ignored
-			st.connState(srv, http.StateClosed)
-			rep := st.report()
+			st.connState(false)(srv, http.StateActive) // ignored
+			st.connState(false)(srv, http.StateClosed)
+			rep := st.snapshot(nil).report(nil)
 			for reason, n := range rep.Refused {
 				want := uint64(0)
 				if reason == tc.reason {
@@ -260,8 +260,8 @@ func TestConnStateIgnoresPlainConns(t *testing.T) {
 	st := newServerStats(time.Now())
 	a, b := net.Pipe()
 	defer b.Close()
-	st.connState(a, http.StateClosed)
-	for reason, n := range st.report().Refused {
+	st.connState(true)(a, http.StateClosed)
+	for reason, n := range st.snapshot(nil).report(nil).Refused {
 		if n != 0 {
 			t.Errorf("refused[%s] = %d for a plain connection", reason, n)
 		}

@@ -8,12 +8,11 @@
 package tlsguard
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -21,7 +20,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hardtls/caddy-hardtls/internal/caddyhosts"
-	"github.com/hardtls/caddy-hardtls/internal/certs"
 	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
@@ -29,17 +27,6 @@ func init() {
 	caddy.RegisterModule(App{})
 	caddy.RegisterModule(adminAPI{})
 }
-
-// Modes.
-const (
-	// ModeEnforce refuses a config whose connection policies violate the
-	// profile.
-	ModeEnforce = "enforce"
-	// ModeHarden applies the profile to the policies' built TLS configs.
-	ModeHarden = "harden"
-	// ModeAudit changes nothing and reports.
-	ModeAudit = "audit"
-)
 
 // Defaults.
 const (
@@ -77,14 +64,17 @@ type App struct {
 	// to the policies' built TLS configs wherever the user set nothing
 	// stricter. Both log each change. "audit" changes nothing and only
 	// logs and reports. Default: enforce.
-	Mode string `json:"mode,omitempty"`
+	Mode Mode `json:"mode,omitempty"`
 
 	// LintInterval is how often the served certificates are linted and the
 	// sites graded again; changes are logged. The admin report always
 	// assesses afresh. Default: 10m.
 	LintInterval caddy.Duration `json:"lint_interval,omitempty"`
 
-	// Telemetry turns the handshake counters on or off. Default: true.
+	// Telemetry turns the handshake counters on or off: completed
+	// handshakes by version, suite, key exchange group and Encrypted
+	// ClientHello, ClientHellos by what they offer, and refusals by
+	// reason, per server and per site. Default: true.
 	Telemetry *bool `json:"telemetry,omitempty"`
 
 	// RequireHSTS requires every HTTPS site to send HSTS on every
@@ -104,17 +94,14 @@ type App struct {
 	logger    *zap.Logger
 	now       func() time.Time
 	hasHTTP   bool
+	echNames  []string // public names of the ECH configs; nil without ECH
 
-	// mu guards the fields below it; a pointer, since Caddy copies the
-	// zero App to read its module info.
-	mu         *sync.Mutex
-	last       *assessment
-	facts      map[string]*certs.Facts // by certmagic hash, the served certificates
-	intern     *certs.Interner
-	logged     map[string]bool   // findings already logged
-	lastGrades map[string]string // site key -> grade last logged
-	cancel     context.CancelFunc
-	done       chan struct{}
+	// State that changes while the app runs, each part behind its own
+	// type (pointers: Caddy copies the zero App to read its module info).
+	last  *atomic.Pointer[assessment] // the most recent assessment
+	facts *factCache                  // facts of the served certificates
+	logs  *logMemory                  // what has been logged
+	loop  *watcher                    // the background assessment
 }
 
 // server is one HTTPS server of the http app as tlsguard sees it.
@@ -123,7 +110,16 @@ type server struct {
 	policies []PolicyReport
 	settings []policySettings
 	sites    []site
-	stats    *serverStats
+	stats    *serverStats // nil with telemetry off
+}
+
+// hosts returns the hosts of the server's sites, in order.
+func (s *server) hosts() []string {
+	out := make([]string, len(s.sites))
+	for i, site := range s.sites {
+		out[i] = site.host
+	}
+	return out
 }
 
 // CaddyModule returns the Caddy module information.
@@ -149,7 +145,10 @@ func (a *App) UnmarshalJSON(b []byte) error {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
-	a.mu = new(sync.Mutex)
+	a.last = new(atomic.Pointer[assessment])
+	a.facts = newFactCache(systemRoots())
+	a.logs = newLogMemory()
+	a.loop = new(watcher)
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -162,7 +161,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.LintInterval == 0 {
 		a.LintInterval = defaultLintInterval
 	}
-	if err := CheckMode(a.Mode); err != nil {
+	if err := CheckMode(string(a.Mode)); err != nil {
 		return err
 	}
 	if a.LintInterval < caddy.Duration(time.Second) {
@@ -172,9 +171,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.profile, err = resolveProfile(a.Profile, a.Custom); err != nil {
 		return err
 	}
-	a.logged = make(map[string]bool)
-	a.lastGrades = make(map[string]string)
-	a.intern = certs.NewInterner()
 
 	appIface, err := ctx.AppIfConfigured("http")
 	if errors.Is(err, caddy.ErrNotConfigured) {
@@ -192,6 +188,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	httpApp := appIface.(*caddyhttp.App)
 	a.hasHTTP = true
+	a.echNames = echPublicNames(ctx)
 
 	hosts := caddyhosts.HTTPSHosts(httpApp)
 	names := make([]string, 0, len(httpApp.Servers))
@@ -218,10 +215,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Server, hosts []string) *server {
 	s := &server{name: name}
 	for i, cp := range srv.TLSConnPolicies {
-		var changes []Change
-		if a.Mode != ModeAudit {
-			changes = applyProfile(a.profile, cp, a.Mode == ModeEnforce)
-		}
+		changes := applyProfile(a.profile, cp, a.Mode)
 		a.findings = append(a.findings, checkPolicy(a.profile, name, i, cp)...)
 		settings, _ := settingsOf(cp)
 		rep := settings.report(i)
@@ -246,12 +240,13 @@ func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Ser
 		})
 		a.statsKeys = append(a.statsKeys, key)
 		s.stats = st.(*serverStats)
+		sites := s.stats.index(s.hosts())
 		for _, cp := range srv.TLSConnPolicies {
 			if cp.TLSConfig != nil {
-				s.stats.wrap(cp.TLSConfig)
+				s.stats.wrap(cp.TLSConfig, sites)
 			}
 		}
-		srv.RegisterConnState(s.stats.connState)
+		srv.RegisterConnState(s.stats.connState(a.echNames != nil))
 	}
 	return s
 }
@@ -260,7 +255,7 @@ func (a *App) provisionServer(ctx caddy.Context, name string, srv *caddyhttp.Ser
 // the profile and, with require_hsts, every site sends HSTS; the error
 // lists every violation.
 func (a *App) Validate() error {
-	if a.Mode != ModeEnforce {
+	if !a.Mode.refuses() {
 		return nil
 	}
 	errs := a.findings.Errors()
@@ -284,72 +279,24 @@ func (a *App) Start() error {
 		a.logger.Info("no http app: tlsguard has no connection policy to guard")
 	}
 	a.logConfig()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	a.mu.Lock()
-	a.cancel, a.done = cancel, done
-	a.mu.Unlock()
-	go a.watch(ctx, done)
+	a.loop.start(a.watch)
 	return nil
 }
 
 // Stop stops the background assessment.
 func (a *App) Stop() error {
-	a.stopWatch()
+	a.loop.stop()
 	return nil
 }
 
 // Cleanup stops what Provision and Start set up.
 func (a *App) Cleanup() error {
-	a.stopWatch()
+	a.loop.stop()
 	for _, key := range a.statsKeys {
 		_, _ = statsPool.Delete(key)
 	}
 	a.statsKeys = nil
 	return nil
-}
-
-func (a *App) stopWatch() {
-	if a.mu == nil {
-		return // not provisioned
-	}
-	a.mu.Lock()
-	cancel, done := a.cancel, a.done
-	a.cancel, a.done = nil, nil
-	a.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
-
-// watch logs the grades once the assessment is complete (or after
-// startupWait), then re-assesses every LintInterval and logs changes.
-func (a *App) watch(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
-	delay, deadline := 250*time.Millisecond, time.Now().Add(startupWait)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-		if as := a.assess(); as.complete || time.Now().After(deadline) {
-			a.logAssessment(as)
-			break
-		}
-		delay = min(2*delay, 5*time.Second)
-	}
-	ticker := time.NewTicker(time.Duration(a.LintInterval))
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			a.logAssessment(a.assess())
-		}
-	}
 }
 
 // logConfig logs the profile, every change made to a connection policy
@@ -361,14 +308,14 @@ func (a *App) logConfig() {
 		for _, p := range srv.policies {
 			for _, c := range p.Changes {
 				a.logger.Info("applied profile to connection policy",
-					zap.String("server", srv.name), zap.Int("policy", p.Index), zap.String("mode", a.Mode),
+					zap.String("server", srv.name), zap.Int("policy", p.Index), zap.String("mode", string(a.Mode)),
 					zap.String("field", c.Field), zap.String("from", c.From), zap.String("to", c.To))
 			}
 		}
 	}
 	a.logger.Info("tlsguard",
 		zap.String("profile", a.profile.Name),
-		zap.String("mode", a.Mode),
+		zap.String("mode", string(a.Mode)),
 		zap.Strings("servers", names),
 		zap.Int("policy_errors", a.findings.count(SeverityError)),
 		zap.Int("policy_warnings", a.findings.count(SeverityWarning)))
@@ -377,9 +324,10 @@ func (a *App) logConfig() {
 
 // lastAssessment returns the most recent assessment, or nil.
 func (a *App) lastAssessment() *assessment {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.last
+	if a.last == nil {
+		return nil // not provisioned
+	}
+	return a.last.Load()
 }
 
 // Interface guards

@@ -3,6 +3,7 @@ package tlsguard
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func TestValidateListsEveryViolation(t *testing.T) {
 	if strings.Contains(err.Error(), "curves.incomplete") {
 		t.Error("an info finding refused the config")
 	}
-	for _, mode := range []string{ModeHarden, ModeAudit} {
+	for _, mode := range []Mode{ModeHarden, ModeAudit} {
 		app.Mode = mode
 		if err := app.Validate(); err != nil {
 			t.Errorf("mode %s: %v", mode, err)
@@ -97,7 +98,7 @@ func TestValidateListsEveryViolation(t *testing.T) {
 
 func TestLogAssessmentLogsChangesOnce(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
-	app := &App{logger: zap.New(core), mu: new(sync.Mutex), logged: map[string]bool{}, lastGrades: map[string]string{}}
+	app := &App{logger: zap.New(core), logs: newLogMemory()}
 	finding := Finding{Severity: SeverityWarning, Code: "site.hsts.missing", Server: "srv0", Site: "a.example", Message: "no hsts"}
 	as := &assessment{
 		findings: Findings{finding},
@@ -129,5 +130,30 @@ func TestLogAssessmentLogsChangesOnce(t *testing.T) {
 	first := logs.FilterMessage("site grade").All()[0].ContextMap()
 	if caps, _ := first["caps"].([]any); len(caps) != 1 || caps[0] != "A-: no HSTS (hsts.missing)" {
 		t.Errorf("caps field %v", first["caps"])
+	}
+}
+
+// TestLogMemoryConcurrent: assessments on the ticker and for reports log
+// through one memory; each finding is logged once however many race.
+func TestLogMemoryConcurrent(t *testing.T) {
+	m := newLogMemory()
+	f := Finding{Code: "site.hsts.missing", Server: "srv0", Site: "a.example"}
+	var firsts, changes atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if m.firstTime(f) {
+					firsts.Add(1)
+				}
+				if m.gradeChanged("srv0", "a.example", "A+") {
+					changes.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firsts.Load() != 1 || changes.Load() != 1 {
+		t.Errorf("finding first %d times, grade changed %d times; want once each", firsts.Load(), changes.Load())
 	}
 }

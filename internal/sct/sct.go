@@ -48,6 +48,21 @@ func (v Version) String() string {
 // MarshalText renders the version as String does.
 func (v Version) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 
+// UnmarshalText reads what MarshalText writes, so that a report holding
+// SCTs decodes again.
+func (v *Version) UnmarshalText(b []byte) error {
+	if string(b) == "v1" {
+		*v = V1
+		return nil
+	}
+	var n uint8
+	if _, err := fmt.Sscanf(string(b), "unknown(%d)", &n); err != nil {
+		return fmt.Errorf("SCT version %q: want v1 or unknown(N)", b)
+	}
+	*v = Version(n)
+	return nil
+}
+
 // LogID identifies a CT log: the SHA-256 hash of its public key
 // (RFC 6962 §3.2).
 type LogID [32]byte
@@ -58,6 +73,17 @@ func (id LogID) String() string { return base64.StdEncoding.EncodeToString(id[:]
 
 // MarshalText renders the log ID as String does.
 func (id LogID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText reads what MarshalText writes: 32 bytes in standard
+// base64.
+func (id *LogID) UnmarshalText(b []byte) error {
+	raw, err := base64.StdEncoding.DecodeString(string(b))
+	if err != nil || len(raw) != len(id) {
+		return fmt.Errorf("log ID %q: want the base64 of 32 bytes", b)
+	}
+	copy(id[:], raw)
+	return nil
+}
 
 // Source says how an SCT reached the client.
 type Source string

@@ -210,3 +210,30 @@ func TestInspect(t *testing.T) {
 		t.Errorf("JSON = %s\nwant   %s", out, want)
 	}
 }
+
+// TestReportJSONRoundTrip: a report holding SCTs decodes to what was
+// encoded (tlsguard's report carries them to API clients).
+func TestReportJSONRoundTrip(t *testing.T) {
+	in := Report{Embedded: 1, TLS: 1, SCTs: []SCT{
+		{Source: SourceEmbedded, Version: V1, LogID: logA, Timestamp: t0, Extensions: []byte{1, 2}},
+		{Source: SourceTLS, Version: Version(3)},
+	}, Errors: []string{"x"}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out Report
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.SCTs) != 2 || out.SCTs[0].LogID != logA || out.SCTs[0].Version != V1 || !out.SCTs[0].Timestamp.Equal(t0) ||
+		!bytes.Equal(out.SCTs[0].Extensions, []byte{1, 2}) || out.SCTs[1].Version != 3 || out.Embedded != 1 || out.TLS != 1 {
+		t.Errorf("round trip of %s: %+v", b, out)
+	}
+	for _, bad := range []string{`{"log_id": "AAAA"}`, `{"version": "v2"}`} {
+		var s SCT
+		if err := json.Unmarshal([]byte(bad), &s); err == nil {
+			t.Errorf("%s decoded", bad)
+		}
+	}
+}
