@@ -200,16 +200,6 @@ func servedChain(t *testing.T, serverName string, roots *x509.CertPool) []*x509.
 	return conn.ConnectionState().PeerCertificates
 }
 
-// rootPool returns a pool with the roots of a PEM file.
-func rootPool(t *testing.T, pemBytes []byte) *x509.CertPool {
-	t.Helper()
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		t.Fatal("no certificate in PEM")
-	}
-	return pool
-}
-
 // adminGet GETs a path of the admin API and returns status and body.
 func adminGet(t *testing.T, path string) (int, string) {
 	t.Helper()
@@ -302,13 +292,6 @@ next:
 		}
 	}
 	return 0, false
-}
-
-// counter returns a counter's value, 0 when absent.
-func counter(t *testing.T, name string) float64 {
-	t.Helper()
-	v, _ := metricValue(scrape(t), name, nil)
-	return v
 }
 
 // dumpPinReportLogs logs pinreport's log lines written after mark when
