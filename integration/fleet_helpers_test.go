@@ -323,7 +323,7 @@ func fleetConfig(shared, hookURL string, weak bool) string {
 		"tlsguard": %s,
 		"fleet": {
 			"interval": "1s",
-			"stale_after": 3,
+			"stale_after": 5,
 			"gone_after": 600,
 			"drift_grace": "2s",
 			"clock_tolerance": "30s",

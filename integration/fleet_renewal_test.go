@@ -41,7 +41,7 @@ func fleetACMEConfig(shared, hookURL string, p *pebbleCA, challengePort int) str
 			}
 		},
 		"tlsguard": {"profile": "intermediate", "mode": "enforce"},
-		"fleet": {"interval": "1s", "stale_after": 3, "gone_after": 600, "drift_grace": "30s", "webhook": {"url": %q, "secret": "fleet-test-secret"}}
+		"fleet": {"interval": "1s", "stale_after": 10, "gone_after": 600, "drift_grace": "30s", "webhook": {"url": %q, "secret": "fleet-test-secret"}}
 	}
 }`, shared, p.dirURL, p.rootFile, challengePort, hookURL)
 }

@@ -151,7 +151,7 @@ func TestFleetThreeProcesses(t *testing.T) {
 
 // readOnlyStorage bind-mounts the shared folder read-only inside b's
 // mount namespace: b reports its own write failure, and the others call
-// it stale only once 3 intervals have passed.
+// it stale only once stale_after (5) intervals have passed.
 func readOnlyStorage(t *testing.T, procs []*fleetProc, b *fleetProc, shared string, hook *fleetHook) {
 	staleBefore := len(hook.byEvent(t, fleet.EventInstanceStale))
 	nsMount(t, b.cmd.Process.Pid, "mount", "--bind", "-o", "ro", shared, shared)
@@ -169,7 +169,7 @@ func readOnlyStorage(t *testing.T, procs []*fleetProc, b *fleetProc, shared stri
 			return v, err == nil && stateIn(v, b.id) == fleet.StateStale
 		})
 		// The view judges states as of its last list (as_of): being stale
-		// then needs 3 of b's 1s intervals since its last write, which was
+		// then needs 5 of b's 1s intervals since its last write, which was
 		// no later than the mount.
 		if age := v.AsOf.Sub(readOnlyAt); age < 2*time.Second {
 			t.Errorf("%s called b stale %s after its storage turned read-only; want no sooner than the threshold", p.name, age)
