@@ -146,17 +146,19 @@ func loadError(t *testing.T, cfg, adapter string) string {
 }
 
 // postLoad starts Caddy if needed, posts cfg to the admin /load endpoint
-// and returns Caddy's status and body.
+// and returns Caddy's status and body once the listeners of the config it
+// replaced are closed (waitHandOver).
 //
-// A POST that fails at the transport level is sent again, a few times.
-// Every /load, refused or not, starts a new admin server and stops the
-// previous one in the background; on Linux both listen on the port at
-// once (SO_REUSEPORT), and a connection the kernel queued on the old
-// socket is reset when that socket closes, before any server read it.
-// The client then sees EOF or "connection reset by peer" for a request
-// Caddy never received. Sending it again is safe: a refused config
-// changes nothing, and an accepted one is either applied again or, being
-// the running config already, skipped by Caddy ("config is unchanged").
+// Every /load, refused or not, starts a new admin server beside the old
+// one (SO_REUSEPORT) and stops the old one in the background. A POST that
+// reaches the old server then is lost unanswered: Linux resets a
+// connection still queued on a socket that closes ("connection reset by
+// peer"), and Go's http.Server closes a connection whose request it read
+// after its Shutdown began (EOF). waitHandOver keeps the harness's own
+// requests clear of that; a POST lost anyway is sent again, a few times.
+// That is safe: a refused config changes nothing, and an accepted one is
+// either applied again or, being the running config already, skipped by
+// Caddy ("config is unchanged").
 func postLoad(t *testing.T, cfg, adapter string) (int, []byte) {
 	t.Helper()
 	if err := startOnce(); err != nil {
@@ -182,12 +184,14 @@ func postLoad(t *testing.T, cfg, adapter string) (int, []byte) {
 			return resp.StatusCode, body, err
 		}()
 		if err == nil {
+			waitHandOver(t)
 			return status, body
 		}
 		if !connectionLost(err) || attempt == attempts {
 			t.Fatalf("posting config to %s (attempt %d of %d): %v", url, attempt, attempts, err)
 		}
 		t.Logf("posting config: %v; sending it again", err)
+		waitHandOver(t)
 		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 	}
 }

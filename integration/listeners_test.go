@@ -134,25 +134,48 @@ func outsideLoopback(socks []socket) []socket {
 
 // requireLoopback fails the test if this process listens anywhere but on
 // loopback: Caddy's admin, HTTP, HTTPS and HTTP/3 listeners, and the
-// tests' own upstreams and CAs. A reload stops the previous config's
-// listeners in the background, so an offending socket must still be
-// there after a few seconds to count.
+// tests' own upstreams and CAs.
 func requireLoopback(t *testing.T) {
 	t.Helper()
-	var bad []socket
-	for deadline := time.Now().Add(3 * time.Second); ; {
+	socks, err := listeners()
+	if err != nil {
+		t.Fatalf("listing this process's listeners: %v", err)
+	}
+	if bad := outsideLoopback(socks); len(bad) > 0 {
+		t.Errorf("listening outside loopback: %v; the harness must bind 127.0.0.1 only (Caddyfile: the globals' default_bind; JSON: \"listen\": [\"127.0.0.1:port\"])", bad)
+	}
+}
+
+// waitHandOver waits until no address has two listening sockets, that is
+// until the listeners of the config a /load replaced are closed. Caddy
+// opens a new config's listeners beside the old ones (SO_REUSEPORT) and
+// closes the old ones afterwards, the admin endpoint's in the background,
+// even when the new config is refused. A connection made before then
+// may reach the old server and be dropped unanswered (see
+// docs/testing.md); waiting here keeps a test's next request off it.
+func waitHandOver(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
 		socks, err := listeners()
 		if err != nil {
 			t.Fatalf("listing this process's listeners: %v", err)
 		}
-		bad = outsideLoopback(socks)
-		if len(bad) == 0 || time.Now().After(deadline) {
-			break
+		seen := map[socket]bool{}
+		var twice []socket
+		for _, s := range socks {
+			if seen[s] {
+				twice = append(twice, s)
+			}
+			seen[s] = true
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if len(bad) > 0 {
-		t.Errorf("listening outside loopback: %v; the harness must bind 127.0.0.1 only (Caddyfile: the globals' default_bind; JSON: \"listen\": [\"127.0.0.1:port\"])", bad)
+		if len(twice) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the previous config still listens on %v after 15s", twice)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
