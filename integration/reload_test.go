@@ -18,19 +18,19 @@ import (
 	"time"
 )
 
-// failureKind is where in a request's life a transport failure struck,
-// from net/http/httptrace: whether a connection was handed to the request
-// and whether it was a kept-alive one.
+// failureKind is where a lost request's last attempt stood, from
+// net/http/httptrace: whether it got a connection, and whether that
+// connection was a kept-alive one.
 type failureKind int
 
 const (
-	// failConnect: no connection reached the request; the dial or the TLS
+	// failConnect: the attempt got no connection; the dial or the TLS
 	// handshake failed (a reset during the handshake lands here).
 	failConnect failureKind = iota
-	// failFresh: the request failed on a connection opened for it.
+	// failFresh: the attempt failed on a connection opened for it.
 	failFresh
-	// failReused: the request failed on a kept-alive connection that
-	// Go's transport did not retry by itself.
+	// failReused: the attempt failed on a kept-alive connection, and
+	// Go's transport did not send the request again.
 	failReused
 	numKinds
 )
@@ -122,8 +122,9 @@ type reloadSubject struct {
 // config (never the refused one's) and exactly the HSTS header of the
 // config that wrote that body. One wrong answer fails the test.
 //
-// Requests that get no answer at all are stock Caddy's, and are counted
-// apart by where they failed (see docs/testing.md for the measurements):
+// Requests that get no answer at all are lost by stock Caddy too, at
+// each reload on Linux; they are counted apart by where they failed (see
+// docs/testing.md for the measurements):
 //
 //   - connect: the connection never reached a server. Caddy opens each new
 //     config's listener beside the old one (SO_REUSEPORT) and closes the old
@@ -137,16 +138,26 @@ type reloadSubject struct {
 //     unanswered (net/http server.go; golang/go#75591). Clients that open a
 //     connection per request see it at nearly every reload.
 //   - reused: a kept-alive connection failed and the transport did not
-//     send the request again. Go's transport, like browsers, resends an
+//     send the request again. Go's transport, like Chromium, resends an
 //     idempotent request when a kept-alive connection is closed under it
 //     (those count as "retried", not failed).
 //
+// After the first two kinds neither Chromium nor Go's transport send the
+// request again (both resend only what failed over a kept-alive
+// connection: HttpNetworkTransaction::ShouldResendRequest,
+// persistConn.shouldRetryRequest); their users see an error, with stock
+// Caddy as with hardtls.
+//
 // hardtls is held to stock per kind: at most twice stock's count plus 10.
-// The counts are small and bursty (one hand-over can reset several queued
-// connections), so a tighter bound would fail on chance alone; a defect of
-// ours that broke requests would break them at every reload or on every
-// request, far above it. A failure that is not a closed or reset
-// connection (a timeout, a TLS error) is held to stock's count exactly.
+// Over 20 runs under CPU load, stock lost 49 connect and 511 fresh
+// requests of 969,624, hardtls 39 and 498 of 978,463, none reused, none
+// otherwise; per run 0 to 6 connect and 17 to 32 fresh for either, and
+// in another series hardtls 7 connect where stock had 0. Such counts vary
+// too much for "no more than stock", taken literally, not to fail on
+// chance alone; a defect of ours that lost a request per reload (40 per
+// run) or per request would be far above the bound. A failure that is not
+// a closed or reset connection (a timeout, a TLS error) is held to
+// stock's count exactly.
 func TestReloadUnderLoad(t *testing.T) {
 	hardtls := reloadSubject{
 		name: "hardtls hsts",
