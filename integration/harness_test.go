@@ -1,10 +1,12 @@
-// Package integration runs a real Caddy in-process (Caddy's caddytest) with
-// every hardtls module and talks to it with real TLS clients. All tests that
+// Package integration runs a real Caddy in-process with every hardtls
+// module, configures it through its admin API and talks to it with real
+// TLS clients. All tests that
 // start Caddy live in this one package: they share fixed ports, and
 // `go test ./...` runs packages in parallel.
 //
 // Ports: admin 2999, HTTP 9080, HTTPS 9443, each plus HARDTLS_TEST_PORT_OFFSET
-// when set, so that two checkouts can run their tests at once.
+// when set, so that two checkouts can run their tests at once. Every
+// listener is on loopback only (see globals and requireLoopback).
 package integration
 
 import (
@@ -23,10 +25,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/caddyserver/caddy/v2"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/hardtls/caddy-hardtls"
 )
@@ -80,12 +85,14 @@ func expand(cfg string) string {
 }
 
 // globals is the global options block every Caddyfile test starts with:
-// test ports, no trust-store changes, no autosave, JSON logs to a file the
-// tests can read.
+// test ports, every listener on loopback only (default_bind; the admin
+// address is loopback already), no trust-store changes, no autosave, JSON
+// logs to a file the tests can read.
 const globals = `
 	admin localhost:{{admin_port}}
 	http_port {{http_port}}
 	https_port {{https_port}}
+	default_bind 127.0.0.1
 	skip_install_trust
 	persist_config off
 	storage file_system {{data_dir}}/caddy
@@ -102,46 +109,31 @@ func caddyfile(extraGlobals, sites string) string {
 	return expand("{" + globals + extraGlobals + "\n}\n" + sites)
 }
 
-// newTester returns a caddytest.Tester on the harness's admin port.
-func newTester(t *testing.T) *caddytest.Tester {
-	t.Helper()
-	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{
-		AdminPort:          adminPort,
-		LoadRequestTimeout: 30 * time.Second,
-		TestRequestTimeout: 10 * time.Second,
-	})
-}
+// startOnce starts the in-process Caddy with nothing but the admin
+// endpoint; every test then replaces its config through /load, as an
+// operator would.
+var startOnce = sync.OnceValue(func() error {
+	return caddy.Load([]byte(fmt.Sprintf(`{"admin": {"listen": "localhost:%d"}}`, adminPort)), true)
+})
 
 // load starts Caddy if needed and loads a Caddyfile (or JSON when
-// adapter is "json"), failing the test if the config is refused.
-func load(t *testing.T, cfg, adapter string) *caddytest.Tester {
+// adapter is "json"), failing the test if the config is refused or if
+// any listener of the process is outside loopback.
+func load(t *testing.T, cfg, adapter string) {
 	t.Helper()
-	tc := newTester(t)
-	tc.InitServer(cfg, adapter)
-	if t.Failed() {
-		t.FailNow()
+	status, body := postLoad(t, cfg, adapter)
+	if status != http.StatusOK {
+		t.Fatalf("config was refused (status %d): %s\n%s", status, body, cfg)
 	}
-	return tc
+	requireLoopback(t)
 }
 
 // loadError posts a config to /load, expects it to be refused and returns
 // Caddy's error text.
 func loadError(t *testing.T, cfg, adapter string) string {
 	t.Helper()
-	contentType := "application/json"
-	if adapter != "json" {
-		contentType = "text/" + adapter
-	}
-	// Every load replaces the admin server, so a kept-alive connection
-	// from an earlier request could be closed under this one.
-	admin := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := admin.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), contentType, strings.NewReader(cfg))
-	if err != nil {
-		t.Fatalf("posting config: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == http.StatusOK {
+	status, body := postLoad(t, cfg, adapter)
+	if status == http.StatusOK {
 		t.Fatalf("config was accepted; want it refused:\n%s", cfg)
 	}
 	var apiErr struct {
@@ -151,6 +143,65 @@ func loadError(t *testing.T, cfg, adapter string) string {
 		return apiErr.Error
 	}
 	return string(body)
+}
+
+// postLoad starts Caddy if needed, posts cfg to the admin /load endpoint
+// and returns Caddy's status and body once the listeners of the config it
+// replaced are closed (waitHandOver).
+//
+// Every /load, refused or not, starts a new admin server beside the old
+// one (SO_REUSEPORT) and stops the old one in the background. A POST that
+// reaches the old server then is lost unanswered: Linux resets a
+// connection still queued on a socket that closes ("connection reset by
+// peer"), and Go's http.Server closes a connection whose request it read
+// after its Shutdown began (EOF). waitHandOver keeps the harness's own
+// requests clear of that; a POST lost anyway is sent again, a few times.
+// That is safe: a refused config changes nothing, and an accepted one is
+// either applied again or, being the running config already, skipped by
+// Caddy ("config is unchanged").
+func postLoad(t *testing.T, cfg, adapter string) (int, []byte) {
+	t.Helper()
+	if err := startOnce(); err != nil {
+		t.Fatalf("starting Caddy: %v", err)
+	}
+	contentType := "application/json"
+	if adapter != "json" {
+		contentType = "text/" + adapter
+	}
+	// A fresh connection for every POST: a kept-alive one would be
+	// closed under a later request when its admin server is replaced.
+	admin := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	url := fmt.Sprintf("http://localhost:%d/load", adminPort)
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		status, body, err := func() (int, []byte, error) {
+			resp, err := admin.Post(url, contentType, strings.NewReader(cfg))
+			if err != nil {
+				return 0, nil, err
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			return resp.StatusCode, body, err
+		}()
+		if err == nil {
+			waitHandOver(t)
+			return status, body
+		}
+		if !connectionLost(err) || attempt == attempts {
+			t.Fatalf("posting config to %s (attempt %d of %d): %v", url, attempt, attempts, err)
+		}
+		t.Logf("posting config: %v; sending it again", err)
+		waitHandOver(t)
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+	}
+}
+
+// connectionLost reports whether err is a connection closed, reset or
+// refused by the peer: what a listener closing under a connection does,
+// as opposed to a timeout or a malformed answer.
+func connectionLost(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // localRoot returns the pool holding the root of Caddy's local CA.
