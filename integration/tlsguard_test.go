@@ -131,11 +131,19 @@ localhost {
 		if err := json.Unmarshal([]byte(policy), &pol); err != nil {
 			t.Fatal(err)
 		}
+		placed := false
 		for _, s := range servers {
 			srv := s.(map[string]any)
-			if slices.Contains(srv["listen"].([]any), any(":"+strconv.Itoa(httpsPort))) {
+			// The harness binds loopback only: "127.0.0.1:<https_port>".
+			if slices.ContainsFunc(srv["listen"].([]any), func(l any) bool {
+				return strings.HasSuffix(l.(string), ":"+strconv.Itoa(httpsPort))
+			}) {
 				srv["tls_connection_policies"] = []any{pol}
+				placed = true
 			}
+		}
+		if !placed {
+			t.Fatalf("no server of the adapted config listens on the HTTPS port %d", httpsPort)
 		}
 		out, err := json.Marshal(cfg)
 		if err != nil {
