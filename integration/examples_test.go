@@ -28,7 +28,7 @@ func exampleConfig(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	cfg := strings.NewReplacer(
-		"admin localhost:2019", "admin localhost:{{admin_port}}\n\tskip_install_trust\n\tpersist_config off\n\tstorage file_system {{data_dir}}/caddy",
+		"admin localhost:2019", "admin localhost:{{admin_port}}\n\tdefault_bind 127.0.0.1\n\tskip_install_trust\n\tpersist_config off\n\tstorage file_system {{data_dir}}/caddy",
 		"http_port 8080", "http_port {{http_port}}",
 		"https_port 8443", "https_port {{https_port}}",
 	).Replace(string(raw))

@@ -57,7 +57,7 @@ http://localhost {
 	reverse_proxy %[1]s
 }
 `, upstream)
-	trusted := "local_certs\n\tauto_https disable_redirects\n\tservers :{{http_port}} {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}"
+	trusted := "local_certs\n\tauto_https disable_redirects\n\tservers 127.0.0.1:{{http_port}} {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}"
 	load(t, caddyfile(trusted, sites), "caddyfile")
 	waitCert(t, "localhost", localRoot(t))
 

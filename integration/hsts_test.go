@@ -20,7 +20,7 @@ func hstsSites(t *testing.T, upstream, root string) string {
 	t.Helper()
 	return caddyfile(`
 	local_certs
-	servers :{{http_port}} {
+	servers 127.0.0.1:{{http_port}} {
 		trusted_proxies static 127.0.0.1/32
 	}`, fmt.Sprintf(`
 localhost {
