@@ -32,7 +32,7 @@ func jsonConfig(handler, apps, policy string) string {
 			"http_port": {{http_port}},
 			"https_port": {{https_port}},
 			"servers": {"srv0": {
-				"listen": [":{{https_port}}"],
+				"listen": ["127.0.0.1:{{https_port}}"],
 				"tls_connection_policies": [` + policy + `],
 				"routes": [{
 					"match": [{"host": ["localhost"]}],

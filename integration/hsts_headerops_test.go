@@ -77,12 +77,12 @@ func headerOpsConfig(upstream string) string {
 			"https_port": {{https_port}},
 			"servers": {
 				"https": {
-					"listen": [":{{https_port}}"],
+					"listen": ["127.0.0.1:{{https_port}}"],
 					"automatic_https": {"disable_redirects": true},
 					"routes": [{"match": [{"host": ["localhost"]}], "handle": [{"handler": "subroute", "routes": [` + list + `]}], "terminal": true}]
 				},
 				"plain": {
-					"listen": [":{{http_port}}"],
+					"listen": ["127.0.0.1:{{http_port}}"],
 					"routes": [` + list + `]
 				}
 			}
