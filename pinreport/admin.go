@@ -85,7 +85,7 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	entries, scannedAt := a.state.sortedSnapshot()
+	entries, scannedAt := a.state.inv.sortedSnapshot()
 	if name != "" {
 		entries = entriesFor(entries, name)
 		if len(entries) == 0 {
@@ -98,7 +98,7 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 	switch format {
 	case "", "json":
 		w.Header().Set("Content-Type", "application/json")
-		err = reporter{thresholds: a.thresholds, rules: a.rules, state: a.state}.writeJSON(bw, name, entries, scannedAt, now)
+		err = reporter{thresholds: a.thresholds, rules: a.rules, renewals: a.state.renewals}.writeJSON(bw, name, entries, scannedAt, now)
 	case "tlsa":
 		w.Header().Set("Content-Type", "text/dns; charset=utf-8")
 		err = writeTLSA(bw, entries, port, proto, now)

@@ -138,7 +138,7 @@ func TestAdminErrors(t *testing.T) {
 
 func TestAdminTextFormats(t *testing.T) {
 	a, ca := adminApp(t)
-	sorted, _ := a.state.sortedSnapshot()
+	sorted, _ := a.state.inv.sortedSnapshot()
 	leaf := sorted[0] // *.w.example sorts first
 	for _, tc := range []struct {
 		target string

@@ -29,7 +29,7 @@ type entry struct {
 	slot    string    // kind and sorted names; stays the same across renewals
 	renewAt time.Time // expected renewal point
 
-	// Scan-only fields, guarded by state.scanMu.
+	// Scan-only fields, guarded by inventory.mu (judges run under it).
 	gen        uint64   // the last scan that saw the entry
 	alerted    level    // the highest expiry level alerted
 	mismatched []string // patterns whose pin mismatch was alerted

@@ -58,7 +58,7 @@ func (h *EventHandler) Handle(ctx context.Context, e caddy.Event) error {
 // handleEvent updates the renewal status, counters and observed names
 // from one event and raises the alerts it calls for.
 func (a *App) handleEvent(e caddy.Event) {
-	if a.state == nil || a.state.seenEvent(e.ID().String()) {
+	if a.state == nil || a.state.recent.seen(e.ID().String()) {
 		return
 	}
 	switch e.Name() {
@@ -70,7 +70,7 @@ func (a *App) handleEvent(e caddy.Event) {
 		a.certRevoked(e)
 	case "cached_managed_cert", "cached_unmanaged_cert":
 		sans, _ := e.Data["sans"].([]string)
-		a.state.observe(sans)
+		a.state.observed.add(sans)
 		a.requestScan()
 	}
 }
@@ -79,13 +79,9 @@ func (a *App) certObtained(e caddy.Event) {
 	id, _ := e.Data["identifier"].(string)
 	issuer, _ := e.Data["issuer"].(string)
 	renewal, _ := e.Data["renewal"].(bool)
-	s := a.state
-	s.mu.Lock()
-	st := s.nameStatusLocked(id)
-	st.lastObtained, st.issuerKey, st.failures = e.Timestamp(), issuer, 0
-	s.mu.Unlock()
+	a.state.renewals.obtained(id, issuer, e.Timestamp())
 	if renewal {
-		s.renewals.Add(1)
+		a.state.counts.inc(countRenewals)
 	}
 	a.logger.Debug("certificate obtained",
 		zap.String("identifier", id),
@@ -98,20 +94,14 @@ func (a *App) certFailed(e caddy.Event) {
 	id, _ := e.Data["identifier"].(string)
 	renewal, _ := e.Data["renewal"].(bool)
 	errText := eventError(e.Data["error"])
-	s := a.state
-	s.mu.Lock()
-	st := s.nameStatusLocked(id)
-	st.lastFailure, st.lastError = e.Timestamp(), errText
-	st.failures++
-	streak := st.failures
-	s.mu.Unlock()
+	streak := a.state.renewals.failed(id, errText, e.Timestamp())
 
 	event, sev, msg := EventObtainFailed, SeverityCritical, "certificate obtain failed"
 	if renewal {
-		s.renewalFailures.Add(1)
+		a.state.counts.inc(countRenewalFailures)
 		event, sev, msg = EventRenewalFailed, SeverityWarning, "certificate renewal failed"
 	} else {
-		s.obtainFailures.Add(1)
+		a.state.counts.inc(countObtainFailures)
 	}
 	if streak > 1 {
 		// certmagic retries with backoff; alert on the first failure of
@@ -131,7 +121,7 @@ func (a *App) certFailed(e caddy.Event) {
 }
 
 func (a *App) certRevoked(e caddy.Event) {
-	a.state.revocations.Add(1)
+	a.state.counts.inc(countRevocations)
 	al := newAlert(EventRevoked, SeverityCritical, a.now(), "certificate revoked")
 	if cert, ok := e.Data["certificate"].(certmagic.Certificate); ok && cert.Leaf != nil {
 		facts := certs.NewFacts(&cert, certs.Origin{}, certs.NewInterner())
@@ -146,7 +136,7 @@ func (a *App) certRevoked(e caddy.Event) {
 
 // current returns the entry an identifier is served with, if any.
 func (a *App) current(id string) *entry {
-	entries, _ := a.state.snapshot()
+	entries, _ := a.state.inv.snapshot()
 	if found := entriesFor(entries, id); len(found) > 0 {
 		return found[0]
 	}

@@ -32,10 +32,10 @@ func TestEventsRenewalStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if a.state.renewals.Load() != 1 {
-		t.Errorf("renewals %d after one renewal event delivered twice, want 1", a.state.renewals.Load())
+	if a.state.counts.get(countRenewals) != 1 {
+		t.Errorf("renewals %d after one renewal event delivered twice, want 1", a.state.counts.get(countRenewals))
 	}
-	if st := a.state.status([]string{"a.example"}); st.lastObtained.IsZero() || st.issuerKey != "acme-ca" {
+	if st := a.state.renewals.status([]string{"a.example"}); st.lastObtained.IsZero() || st.issuerKey != "acme-ca" {
 		t.Errorf("status after cert_obtained: %+v", st)
 	}
 	select {
@@ -56,8 +56,8 @@ func TestEventsRenewalStatus(t *testing.T) {
 	}
 	fail()
 	fail()
-	if a.state.renewalFailures.Load() != 2 {
-		t.Errorf("renewal failures %d, want 2", a.state.renewalFailures.Load())
+	if a.state.counts.get(countRenewalFailures) != 2 {
+		t.Errorf("renewal failures %d, want 2", a.state.counts.get(countRenewalFailures))
 	}
 	alerts := logs.FilterMessage("certificate renewal failed").All()
 	if len(alerts) != 1 {
@@ -66,7 +66,7 @@ func TestEventsRenewalStatus(t *testing.T) {
 	if f := alerts[0].ContextMap(); f["error"] != "connection refused" || f["identifier"] != "a.example" || f["event"] != EventRenewalFailed {
 		t.Errorf("alert fields %v", f)
 	}
-	st := a.state.status([]string{"a.example"})
+	st := a.state.renewals.status([]string{"a.example"})
 	if st.failures != 2 || st.lastError != "connection refused" {
 		t.Errorf("status after failures: %+v", st)
 	}
@@ -79,8 +79,8 @@ func TestEventsRenewalStatus(t *testing.T) {
 	}
 
 	h.Handle(ctx, newEvent(t, "cert_failed", map[string]any{"identifier": "new.example", "renewal": false, "error": errors.New("rate limited")}))
-	if a.state.obtainFailures.Load() != 1 || len(logs.FilterMessage("certificate obtain failed").All()) != 1 {
-		t.Errorf("obtain failure: counted %d, logged %d", a.state.obtainFailures.Load(), len(logs.FilterMessage("certificate obtain failed").All()))
+	if a.state.counts.get(countObtainFailures) != 1 || len(logs.FilterMessage("certificate obtain failed").All()) != 1 {
+		t.Errorf("obtain failure: counted %d, logged %d", a.state.counts.get(countObtainFailures), len(logs.FilterMessage("certificate obtain failed").All()))
 	}
 }
 
@@ -89,7 +89,7 @@ func TestEventsObserveCachedNames(t *testing.T) {
 	a, _ := testApp(t, tc)
 	a.handleEvent(newEvent(t, "cached_managed_cert", map[string]any{"sans": []string{"od.example"}}))
 	a.handleEvent(newEvent(t, "cached_unmanaged_cert", map[string]any{"sans": []string{"file.example"}}))
-	if names := a.state.observedNames(); len(names) != 2 {
+	if names := a.state.observed.list(); len(names) != 2 {
 		t.Errorf("observed %v; want both names", names)
 	}
 }
@@ -104,8 +104,8 @@ func TestEventsRevoked(t *testing.T) {
 		"subjects": []string{"r.example"}, "certificate": cert, "reason": 1, "revoked_at": now,
 	}))
 	got := logs.FilterMessage("certificate revoked").All()
-	if len(got) != 1 || a.state.revocations.Load() != 1 {
-		t.Fatalf("revocation: %d alerts, %d counted", len(got), a.state.revocations.Load())
+	if len(got) != 1 || a.state.counts.get(countRevocations) != 1 {
+		t.Fatalf("revocation: %d alerts, %d counted", len(got), a.state.counts.get(countRevocations))
 	}
 	if f := got[0].ContextMap(); f["serial"] != certs.SerialHex(cert.Leaf) || f["identifier"] != "r.example" {
 		t.Errorf("revocation alert fields %v", f)

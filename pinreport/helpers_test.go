@@ -86,7 +86,7 @@ func testApp(tb testing.TB, tc *testCache, names ...string) (*App, *observer.Obs
 		state:        newState(),
 		trigger:      make(chan struct{}, 1),
 	}
-	a.state.observe(names)
+	a.state.observed.add(names)
 	return a, logs
 }
 

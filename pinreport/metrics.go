@@ -1,7 +1,6 @@
 package pinreport
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,7 +11,8 @@ import (
 // certificate that leaves the cache, or a config that is replaced, leaves
 // no stale series behind.
 type collector struct {
-	state      *state
+	inv        *inventory
+	counts     *counters
 	thresholds thresholds
 	now        func() time.Time
 
@@ -27,12 +27,13 @@ type collector struct {
 // renewal.
 var certLabels = []string{"name", "issuer_kind"}
 
-func newCollector(st *state, th thresholds, now func() time.Time) *collector {
+func newCollector(inv *inventory, counts *counters, th thresholds, now func() time.Time) *collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("pinreport_"+name, help, labels, nil)
 	}
 	return &collector{
-		state:      st,
+		inv:        inv,
+		counts:     counts,
 		thresholds: th,
 		now:        now,
 		notAfter: d("certificate_not_after_timestamp_seconds",
@@ -74,7 +75,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	entries, scannedAt := c.state.snapshot()
+	entries, scannedAt := c.inv.snapshot()
 	now := c.now()
 
 	// Two certificates can share a label set (the same first name and
@@ -99,22 +100,22 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.certs, prometheus.GaugeValue, float64(byLevel[lvl]), lvl.String())
 	}
 
-	st := c.state
-	counter := func(d *prometheus.Desc, v *atomic.Uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v.Load()), labels...)
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	counter(c.renewals, &st.renewals)
-	counter(c.renewalFailures, &st.renewalFailures)
-	counter(c.obtainF, &st.obtainFailures)
-	counter(c.pinChanges, &st.pinChanges)
-	counter(c.pinMismatches, &st.pinMismatches)
-	counter(c.revoked, &st.revocations)
+	cs := c.counts
+	counter(c.renewals, cs.get(countRenewals))
+	counter(c.renewalFailures, cs.get(countRenewalFailures))
+	counter(c.obtainF, cs.get(countObtainFailures))
+	counter(c.pinChanges, cs.get(countPinChanges))
+	counter(c.pinMismatches, cs.get(countPinMismatches))
+	counter(c.revoked, cs.get(countRevocations))
 	for _, sev := range alertSeverities {
-		counter(c.alerts, &st.alerts[sev], sev.String())
+		counter(c.alerts, cs.alertCount(sev), sev.String())
 	}
-	counter(c.webhook, &st.webhookSent, "sent")
-	counter(c.webhook, &st.webhookFailed, "failed")
-	counter(c.webhook, &st.webhookDrop, "dropped")
+	counter(c.webhook, cs.get(countWebhookSent), "sent")
+	counter(c.webhook, cs.get(countWebhookFailed), "failed")
+	counter(c.webhook, cs.get(countWebhookDropped), "dropped")
 	if !scannedAt.IsZero() {
 		ch <- prometheus.MustNewConstMetric(c.lastScan, prometheus.GaugeValue, unixSeconds(scannedAt))
 	}

@@ -40,19 +40,17 @@ func TestCollector(t *testing.T) {
 	a2 := tc.add(t, ca.leaf(t, []string{"a.example"}, now, now.Add(90*24*time.Hour), nil))
 	old := tc.add(t, ca.leaf(t, []string{"old.example"}, now.Add(-90*24*time.Hour), now.Add(-time.Hour), nil))
 	s := newState()
-	scan := func(cached ...certmagic.Certificate) {
-		s.scanMu.Lock()
-		ch := s.update(found(cached), buildManual(s.intern))
-		s.publish(ch, now)
-		s.scanMu.Unlock()
-	}
+	scan := func(cached ...certmagic.Certificate) { s.inv.scan(found(cached), buildManual, noJudge, now) }
 	scan(a1, a2, old)
-	s.renewals.Add(3)
-	s.pinChanges.Add(1)
-	s.alerts[SeverityCritical].Add(2)
+	for range 3 {
+		s.counts.inc(countRenewals)
+	}
+	s.counts.inc(countPinChanges)
+	s.counts.alert(SeverityCritical)
+	s.counts.alert(SeverityCritical)
 
 	reg := prometheus.NewPedanticRegistry()
-	c := newCollector(s, thresholds{}, func() time.Time { return now })
+	c := newCollector(s.inv, s.counts, thresholds{}, func() time.Time { return now })
 	if err := reg.Register(c); err != nil {
 		t.Fatal(err)
 	}

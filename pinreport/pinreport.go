@@ -152,10 +152,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.trigger = make(chan struct{}, 1)
 	a.wg = new(sync.WaitGroup)
 	if a.Webhook != nil {
-		a.sink = newSink(a.Webhook, a.client, a.state, a.logger.Named("webhook"))
+		a.sink = newSink(a.Webhook, a.client, a.state.counts, a.logger.Named("webhook"))
 	}
 
-	if err := ctx.GetMetricsRegistry().Register(newCollector(a.state, a.thresholds, a.now)); err != nil {
+	if err := ctx.GetMetricsRegistry().Register(newCollector(a.state.inv, a.state.counts, a.thresholds, a.now)); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 
@@ -265,12 +265,12 @@ func (a *App) ObservedNames() []string {
 	if a.state == nil {
 		return nil
 	}
-	return a.state.observedNames()
+	return a.state.observed.list()
 }
 
 // raise counts, logs and sends an alert.
 func (a *App) raise(al Alert) {
-	a.state.alerts[al.Severity].Add(1)
+	a.state.counts.alert(al.Severity)
 	logAlert(a.logger, al)
 	if a.sink != nil {
 		a.sink.enqueue(al)

@@ -80,7 +80,7 @@ type PinCheck struct {
 type reporter struct {
 	thresholds thresholds
 	rules      pinRules
-	state      *state
+	renewals   *renewalLog
 }
 
 // certificate renders one entry at now.
@@ -105,8 +105,8 @@ func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
 		c.Renewal.Source = "ari"
 		c.Renewal.ARIWindowStart, c.Renewal.ARIWindowEnd = timeOrNil(e.ARIStart), timeOrNil(e.ARIEnd)
 	}
-	if r.state != nil {
-		st := r.state.status(e.Names)
+	if r.renewals != nil {
+		st := r.renewals.status(e.Names)
 		c.Renewal.LastObtained = timeOrNil(st.lastObtained)
 		if st.lastFailure.After(st.lastObtained) {
 			c.Renewal.LastFailure = timeOrNil(st.lastFailure)

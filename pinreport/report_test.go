@@ -44,16 +44,16 @@ func TestCertificateReportStatus(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	cert := tc.add(t, ca.leaf(t, []string{"a.example"}, now.Add(-time.Hour), now.Add(89*24*time.Hour), nil))
 	s := newState()
+	in := certs.NewInterner()
 	ariAt := now.Add(50 * 24 * time.Hour)
-	e := newEntry(&cert, certs.Origin{Kind: KindACME, IssuerKey: "acme-ca", ARIAt: ariAt, ARIStart: ariAt.Add(-time.Hour), ARIEnd: ariAt.Add(time.Hour)}, 0, s.intern)
+	e := newEntry(&cert, certs.Origin{Kind: KindACME, IssuerKey: "acme-ca", ARIAt: ariAt, ARIStart: ariAt.Add(-time.Hour), ARIEnd: ariAt.Add(time.Hour)}, 0, in)
 
-	s.mu.Lock()
-	st := s.nameStatusLocked("a.example")
-	st.lastObtained = now.Add(-time.Hour)
-	st.lastFailure, st.lastError, st.failures = now, "CA down", 3
-	s.mu.Unlock()
+	s.renewals.obtained("a.example", "acme-ca", now.Add(-time.Hour))
+	for range 3 {
+		s.renewals.failed("a.example", "CA down", now)
+	}
 
-	c := reporter{state: s}.certificate(e, now)
+	c := reporter{renewals: s.renewals}.certificate(e, now)
 	if c.IssuerKind != "acme" || c.IssuerKey != "acme-ca" || c.Renewal.Source != "ari" || !c.Renewal.ExpectedAt.Equal(ariAt) {
 		t.Errorf("kind %s/%s, renewal %+v", c.IssuerKind, c.IssuerKey, c.Renewal)
 	}
@@ -65,10 +65,8 @@ func TestCertificateReportStatus(t *testing.T) {
 	}
 
 	// A success after the failure hides the failure.
-	s.mu.Lock()
-	st.lastObtained = now.Add(time.Minute)
-	s.mu.Unlock()
-	if c := (reporter{state: s}).certificate(e, now); c.Renewal.LastFailure != nil || c.Renewal.LastError != "" {
+	s.renewals.obtained("a.example", "acme-ca", now.Add(time.Minute))
+	if c := (reporter{renewals: s.renewals}).certificate(e, now); c.Renewal.LastFailure != nil || c.Renewal.LastError != "" {
 		t.Errorf("failure before the last success still reported: %+v", c.Renewal)
 	}
 }

@@ -2,6 +2,7 @@ package pinreport
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"time"
 
@@ -61,7 +62,7 @@ func (a *App) scan() {
 	if err != nil {
 		a.logger.Error("reading the config's sites", zap.Error(err))
 	}
-	observed := a.state.observedNames()
+	observed := a.state.observed.list()
 	names := certs.AppendMissing(certs.Names(httpApp, tlsApp), observed)
 	lookup := a.lookup
 	if lookup == nil {
@@ -78,18 +79,15 @@ func (a *App) scan() {
 		policies = tlsApp.Automation.Policies
 	}
 
-	s := a.state
-	s.scanMu.Lock()
 	cl := certs.NewClassifier(a.ctx, a.storage)
-	ch := s.update(found.Certs, func(cert *certmagic.Certificate) *entry {
-		return newEntry(cert, cl.Origin(cert), renewalRatio(policies, cert.Names), s.intern)
-	})
-	alerts := a.evaluate(ch, now)
-	s.publish(ch, now)
-	total := len(s.byHash)
-	s.scanMu.Unlock()
+	build := func(cert *certmagic.Certificate, in *certs.Interner) *entry {
+		return newEntry(cert, cl.Origin(cert), renewalRatio(policies, cert.Names), in)
+	}
+	ch, alerts, total := a.state.inv.scan(found.Certs, build, func(ch scanChanges, entries iter.Seq[*entry]) []Alert {
+		return a.evaluate(ch, entries, now)
+	}, now)
 
-	s.forget(intersect(found.Missing, observed))
+	a.state.forget(intersect(found.Missing, observed))
 	for _, al := range alerts {
 		a.raise(al)
 	}
@@ -122,8 +120,9 @@ func intersect(a, b []string) []string {
 
 // evaluate turns a scan's changes and the current inventory into alerts:
 // key changes, newly crossed expiry levels and expected-pin mismatches,
-// each once per certificate. The caller holds scanMu.
-func (a *App) evaluate(ch scanChanges, now time.Time) []Alert {
+// each once per certificate. It is the judge of inventory.scan, which
+// holds the inventory's lock.
+func (a *App) evaluate(ch scanChanges, entries iter.Seq[*entry], now time.Time) []Alert {
 	var alerts []Alert
 	for _, r := range ch.replaced {
 		oldSerial := certs.SerialHex(r.old.Leaf)
@@ -141,7 +140,7 @@ func (a *App) evaluate(ch scanChanges, now time.Time) []Alert {
 		if keyKept {
 			continue
 		}
-		a.state.pinChanges.Add(1)
+		a.state.counts.inc(countPinChanges)
 		al = newAlert(EventPinChanged, SeverityWarning, now, "certificate key changed")
 		al.OldPin, al.NewPin = r.old.SPKI.String(), r.new.SPKI.String()
 		al.Detail = "the leaf SPKI pin and its TLSA 3 1 1 record changed (old serial " + oldSerial +
@@ -149,7 +148,7 @@ func (a *App) evaluate(ch scanChanges, now time.Time) []Alert {
 		al.Certificate = alertCertificate(&r.new.Facts, now)
 		alerts = append(alerts, al)
 	}
-	for _, e := range a.state.byHash {
+	for e := range entries {
 		if lvl, why := a.thresholds.level(e, now); lvl > e.alerted {
 			e.alerted = lvl
 			if lvl != levelOK {
@@ -164,7 +163,7 @@ func (a *App) evaluate(ch scanChanges, now time.Time) []Alert {
 				continue
 			}
 			e.mismatched = append(e.mismatched, rule.pattern)
-			a.state.pinMismatches.Add(1)
+			a.state.counts.inc(countPinMismatches)
 			al := newAlert(EventPinMismatch, SeverityCritical, now, "expected pin mismatch")
 			al.Host = rule.pattern
 			al.ExpectedPins = pinStrings(rule.pins)

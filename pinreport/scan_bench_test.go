@@ -38,7 +38,7 @@ func benchApp(tc *testCache, names []string) *App {
 		state:   newState(),
 		trigger: make(chan struct{}, 1),
 	}
-	a.state.observe(names)
+	a.state.observed.add(names)
 	return a
 }
 
@@ -67,7 +67,7 @@ func BenchmarkScan(b *testing.B) {
 				b.StopTimer()
 				runtime.GC()
 				runtime.ReadMemStats(&after)
-				if v, _ := a.state.snapshot(); len(v) != n {
+				if v, _ := a.state.inv.snapshot(); len(v) != n {
 					b.Fatalf("inventory of %d certificates, want %d", len(v), n)
 				}
 				retained = float64(after.HeapAlloc-before.HeapAlloc) / float64(n)

@@ -36,7 +36,7 @@ func TestScanAlertsOncePerCertificate(t *testing.T) {
 	if got := messages(logs); len(got) != 0 {
 		t.Fatalf("fresh certificate: logged %v", got)
 	}
-	if view, _ := a.state.snapshot(); len(view) != 1 || view[0].Hash != first.Hash() {
+	if view, _ := a.state.inv.snapshot(); len(view) != 1 || view[0].Hash != first.Hash() {
 		t.Fatalf("inventory %v; want the one cached certificate", view)
 	}
 
@@ -67,8 +67,8 @@ func TestScanAlertsOncePerCertificate(t *testing.T) {
 	if got := messages(logs); len(got) != 2 || got[0] != "certificate renewed" || got[1] != "certificate key changed" {
 		t.Fatalf("renewal: logged %v; want renewed, then one key change", got)
 	}
-	if a.state.pinChanges.Load() != 1 {
-		t.Errorf("pin changes %d, want 1", a.state.pinChanges.Load())
+	if a.state.counts.get(countPinChanges) != 1 {
+		t.Errorf("pin changes %d, want 1", a.state.counts.get(countPinChanges))
 	}
 	clk.t = renewedAt.Add(61 * 24 * time.Hour)
 	a.scan()
@@ -90,13 +90,13 @@ func TestScanAlertsOncePerCertificate(t *testing.T) {
 		!strings.Contains(f["detail"].(string), "key kept") {
 		t.Errorf("same-key renewal alert %v", f)
 	}
-	if a.state.pinChanges.Load() != 1 {
-		t.Errorf("pin changes %d after a same-key renewal, want still 1", a.state.pinChanges.Load())
+	if a.state.counts.get(countPinChanges) != 1 {
+		t.Errorf("pin changes %d after a same-key renewal, want still 1", a.state.counts.get(countPinChanges))
 	}
-	if n := a.state.alerts[SeverityWarning].Load() + a.state.alerts[SeverityCritical].Load(); n != 5 {
+	if n := a.state.counts.alertCount(SeverityWarning) + a.state.counts.alertCount(SeverityCritical); n != 5 {
 		t.Errorf("%d warning and critical alerts counted; want 5 (2 overdue, expiring, expired, key change)", n)
 	}
-	if n := a.state.alerts[SeverityInfo].Load(); n != 2 {
+	if n := a.state.counts.alertCount(SeverityInfo); n != 2 {
 		t.Errorf("%d info alerts counted; want 2 (two renewals)", n)
 	}
 }
@@ -129,8 +129,8 @@ func TestScanPinMismatch(t *testing.T) {
 	if len(mismatches) != 1 || mismatches[0] != "b.example" {
 		t.Fatalf("mismatches for %v; want b.example once", mismatches)
 	}
-	if a.state.pinMismatches.Load() != 1 {
-		t.Errorf("pin mismatches counted %d, want 1", a.state.pinMismatches.Load())
+	if a.state.counts.get(countPinMismatches) != 1 {
+		t.Errorf("pin mismatches counted %d, want 1", a.state.counts.get(countPinMismatches))
 	}
 
 	// a.example is renewed with a new key: its leaf pin no longer
@@ -155,15 +155,15 @@ func TestScanForgetsEvictedObservedNames(t *testing.T) {
 	c := tc.add(t, ca.leaf(t, []string{"ondemand.example"}, now, now.Add(time.Hour), nil))
 	a, _ := testApp(t, tc, "ondemand.example", "gone.example")
 	a.scan()
-	if names := a.state.observedNames(); len(names) != 1 || names[0] != "ondemand.example" {
+	if names := a.state.observed.list(); len(names) != 1 || names[0] != "ondemand.example" {
 		t.Fatalf("observed %v after a scan; want only the cached name", names)
 	}
 	tc.remove(c)
 	a.scan()
-	if names := a.state.observedNames(); len(names) != 0 {
+	if names := a.state.observed.list(); len(names) != 0 {
 		t.Errorf("observed %v after eviction; want none", names)
 	}
-	if view, _ := a.state.snapshot(); len(view) != 0 {
+	if view, _ := a.state.inv.snapshot(); len(view) != 0 {
 		t.Errorf("inventory holds %d entries after eviction", len(view))
 	}
 }
@@ -177,13 +177,13 @@ func TestRunScansOnTriggerAndStops(t *testing.T) {
 	done := make(chan struct{})
 	go func() { a.run(ctx); close(done) }()
 
-	waitFor(t, "the first scan", func() bool { _, at := a.state.snapshot(); return !at.IsZero() })
+	waitFor(t, "the first scan", func() bool { _, at := a.state.inv.snapshot(); return !at.IsZero() })
 	now := time.Now()
 	tc.add(t, ca.leaf(t, []string{"late.example"}, now, now.Add(time.Hour), nil))
-	a.state.observe([]string{"late.example"})
+	a.state.observed.add([]string{"late.example"})
 	a.requestScan()
 	a.requestScan() // coalesced
-	waitFor(t, "a scan after the trigger", func() bool { v, _ := a.state.snapshot(); return len(v) == 1 })
+	waitFor(t, "a scan after the trigger", func() bool { v, _ := a.state.inv.snapshot(); return len(v) == 1 })
 	cancel()
 	select {
 	case <-done:

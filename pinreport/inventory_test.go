@@ -1,6 +1,7 @@
 package pinreport
 
 import (
+	"iter"
 	"testing"
 	"time"
 
@@ -9,18 +10,20 @@ import (
 	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
-func buildManual(in *certs.Interner) func(*certmagic.Certificate) *entry {
-	return func(c *certmagic.Certificate) *entry { return newEntry(c, certs.Origin{Kind: KindManual}, 0, in) }
+func buildManual(c *certmagic.Certificate, in *certs.Interner) *entry {
+	return newEntry(c, certs.Origin{Kind: KindManual}, 0, in)
 }
 
-func TestStateUpdate(t *testing.T) {
+func noJudge(scanChanges, iter.Seq[*entry]) []Alert { return nil }
+
+func TestInventoryUpdate(t *testing.T) {
 	ca := newTestCA(t, "state")
 	tc := newTestCache(t)
 	now := time.Now().Truncate(time.Second)
 	a1 := tc.add(t, ca.leaf(t, []string{"a.example"}, now.Add(-time.Hour), now.Add(time.Hour), nil))
 	b := tc.add(t, ca.leaf(t, []string{"b.example"}, now.Add(-time.Hour), now.Add(time.Hour), nil))
-	s := newState()
-	build := buildManual(s.intern)
+	s := newInventory()
+	build := func(c *certmagic.Certificate) *entry { return buildManual(c, s.intern) }
 
 	ch := s.update(found([]certmagic.Certificate{a1, b, a1, {}}), build)
 	if len(ch.added) != 2 || len(ch.removed) != 0 || len(ch.replaced) != 0 {
@@ -79,51 +82,62 @@ func TestStateUpdate(t *testing.T) {
 	}
 }
 
-func TestStateEventBookkeeping(t *testing.T) {
-	s := newState()
-	if s.seenEvent("one") || !s.seenEvent("one") {
+func TestRecentEvents(t *testing.T) {
+	var r recentEvents
+	if r.seen("one") || !r.seen("one") {
 		t.Error("an event ID must be new once, then seen")
 	}
-	for i := range len(s.recent) {
-		s.seenEvent(string(rune('a' + i)))
+	for i := range len(r.ids) {
+		r.seen(string(rune('a' + i)))
 	}
-	if s.seenEvent("one") {
+	if r.seen("one") {
 		t.Error("the ring of recent IDs should have forgotten the oldest")
-	}
-
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.mu.Lock()
-	s.nameStatusLocked("a.example").lastObtained = t0
-	st := s.nameStatusLocked("www.a.example")
-	st.lastFailure, st.lastError, st.failures = t0.Add(time.Hour), "boom", 2
-	s.mu.Unlock()
-	got := s.status([]string{"a.example", "www.a.example", "other.example"})
-	if !got.lastObtained.Equal(t0) || got.lastError != "boom" || got.failures != 2 {
-		t.Errorf("merged status %+v", got)
-	}
-
-	s.observe([]string{"x.example", "", "y.example"})
-	if names := s.observedNames(); len(names) != 2 {
-		t.Errorf("observed %v; want x and y", names)
-	}
-	s.forget([]string{"x.example"})
-	if names := s.observedNames(); len(names) != 1 || names[0] != "y.example" {
-		t.Errorf("after forget: %v", names)
 	}
 }
 
-func TestStateForgetDropsStatus(t *testing.T) {
+func TestRenewalLog(t *testing.T) {
+	l := newRenewalLog()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l.obtained("a.example", "acme-ca", t0)
+	l.failed("www.a.example", "boom", t0.Add(time.Hour))
+	if n := l.failed("www.a.example", "boom", t0.Add(time.Hour)); n != 2 {
+		t.Errorf("streak %d after two failures, want 2", n)
+	}
+	got := l.status([]string{"a.example", "www.a.example", "other.example"})
+	if !got.lastObtained.Equal(t0) || got.issuerKey != "acme-ca" || got.lastError != "boom" || got.failures != 2 {
+		t.Errorf("merged status %+v", got)
+	}
+	l.obtained("www.a.example", "acme-ca", t0.Add(2*time.Hour))
+	if n := l.failed("www.a.example", "again", t0.Add(3*time.Hour)); n != 1 {
+		t.Errorf("streak %d after a success and a failure, want 1", n)
+	}
+}
+
+func TestNameSet(t *testing.T) {
+	s := newNameSet()
+	s.add([]string{"x.example", "", "y.example"})
+	if names := s.list(); len(names) != 2 {
+		t.Errorf("names %v; want x and y", names)
+	}
+	s.remove([]string{"x.example"})
+	if names := s.list(); len(names) != 1 || names[0] != "y.example" {
+		t.Errorf("after remove: %v", names)
+	}
+}
+
+func TestStateForgetKeepsFailures(t *testing.T) {
 	s := newState()
-	s.observe([]string{"ok.example", "failing.example"})
-	s.mu.Lock()
-	s.nameStatusLocked("ok.example").lastObtained = time.Now()
-	s.nameStatusLocked("failing.example").failures = 1
-	s.mu.Unlock()
+	s.observed.add([]string{"ok.example", "failing.example"})
+	s.renewals.obtained("ok.example", "", time.Now())
+	s.renewals.failed("failing.example", "boom", time.Now())
 	s.forget([]string{"ok.example", "failing.example"})
-	if _, ok := s.names["ok.example"]; ok {
+	if len(s.observed.list()) != 0 {
+		t.Error("forgotten names are still observed")
+	}
+	if st := s.renewals.status([]string{"ok.example"}); !st.lastObtained.IsZero() {
 		t.Error("the status of an evicted name without failures was kept")
 	}
-	if _, ok := s.names["failing.example"]; !ok {
+	if st := s.renewals.status([]string{"failing.example"}); st.failures != 1 {
 		t.Error("the status of a failing name was dropped")
 	}
 }
