@@ -23,6 +23,7 @@ func init() {
 //		warning_before  <duration>
 //		critical_before <duration>
 //		renewal_grace   <duration>
+//		certificate_metrics all|warning|none
 //		webhook <url> {
 //			secret       <secret>
 //			timeout      <duration>
@@ -35,9 +36,10 @@ func init() {
 // A bare "pinreport" turns the app on with its defaults. pin may be given
 // for several hosts, and several times for one host; the pins are joined.
 // Values are checked by the pinreport package's own rules (ParsePin,
-// CheckWebhookURL, CheckRetries, CheckMinSeverity), so a Caddyfile and its
-// JSON get the same message, here with the file and line; ranges of
-// durations are checked when the config loads.
+// CheckWebhookURL, CheckRetries, CheckMinSeverity,
+// CheckCertificateMetrics), so a Caddyfile and its JSON get the same
+// message, here with the file and line; ranges of durations are checked
+// when the config loads.
 func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 	d.Next() // consume option name
 	if existing != nil {
@@ -71,6 +73,15 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := durationInto(d, &app.RenewalGrace); err != nil {
 				return nil, err
 			}
+		case "certificate_metrics":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if err := pinreport.CheckCertificateMetrics(v); err != nil {
+				return nil, d.Errf("pinreport: %v", err)
+			}
+			app.CertificateMetrics = v
 		case "pin":
 			args := d.RemainingArgs()
 			if len(args) < 2 {

@@ -24,10 +24,11 @@ const (
 	numLevels
 )
 
+// levelNames are the state names used in the report and the metrics.
+var levelNames = [numLevels]string{"ok", "warning", "critical", "expired"}
+
 // String returns the state name used in the report and the metrics.
-func (l level) String() string {
-	return [...]string{"ok", "warning", "critical", "expired"}[l]
-}
+func (l level) String() string { return levelNames[l] }
 
 // Severity ranks alerts on the scale every hardtls module reports with;
 // the webhook sends those at or above its min_severity.
@@ -137,33 +138,91 @@ func defaultGrace(lifetime time.Duration) time.Duration {
 
 // level returns the level of e at now and why.
 func (t thresholds) level(e *entry, now time.Time) (level, string) {
-	notAfter := e.Leaf.NotAfter
+	lvl := t.levelAt(e, now)
+	return lvl, t.why(e, lvl)
+}
+
+// levelAt returns the level of e at now.
+func (t thresholds) levelAt(e *entry, now time.Time) level {
+	return t.levelOf(e.Leaf.NotBefore, e.Leaf.NotAfter, e.renewAt, now)
+}
+
+// levelOf returns the level at now of a certificate valid from notBefore
+// to notAfter that is expected to be renewed at renewAt.
+func (t thresholds) levelOf(notBefore, notAfter, renewAt, now time.Time) level {
 	remaining := notAfter.Sub(now)
-	lifetime := e.Lifetime()
-	if !now.Before(notAfter) {
-		return levelExpired, "certificate has expired"
-	}
-	if t.criticalBefore > 0 {
-		if remaining < t.criticalBefore {
-			return levelCritical, fmt.Sprintf("less than critical_before (%s) remains", t.criticalBefore)
-		}
-	} else if remaining < criticalWindow(lifetime) {
-		return levelCritical, fmt.Sprintf("less than %s of its %s lifetime remains", criticalWindow(lifetime), lifetime.Round(time.Second))
-	}
-	if t.warningBefore > 0 {
+	lifetime := notAfter.Sub(notBefore)
+	switch {
+	case !now.Before(notAfter):
+		return levelExpired
+	case t.criticalBefore > 0 && remaining < t.criticalBefore,
+		t.criticalBefore <= 0 && remaining < criticalWindow(lifetime):
+		return levelCritical
+	case t.warningBefore > 0:
 		if remaining < t.warningBefore {
-			return levelWarning, fmt.Sprintf("less than warning_before (%s) remains", t.warningBefore)
+			return levelWarning
 		}
-		return levelOK, ""
+		return levelOK
+	case now.After(renewAt.Add(t.graceFor(lifetime))):
+		return levelWarning
 	}
-	grace := t.grace
-	if grace <= 0 {
-		grace = defaultGrace(lifetime)
+	return levelOK
+}
+
+// why says why e is at lvl.
+func (t thresholds) why(e *entry, lvl level) string {
+	lifetime := e.Lifetime()
+	switch lvl {
+	case levelExpired:
+		return "certificate has expired"
+	case levelCritical:
+		if t.criticalBefore > 0 {
+			return fmt.Sprintf("less than critical_before (%s) remains", t.criticalBefore)
+		}
+		return fmt.Sprintf("less than %s of its %s lifetime remains", criticalWindow(lifetime), lifetime.Round(time.Second))
+	case levelWarning:
+		if t.warningBefore > 0 {
+			return fmt.Sprintf("less than warning_before (%s) remains", t.warningBefore)
+		}
+		return fmt.Sprintf("past its renewal point (%s) by more than %s without a renewal", e.renewAt.UTC().Format(time.RFC3339), t.graceFor(lifetime))
 	}
-	if now.After(e.renewAt.Add(grace)) {
-		return levelWarning, fmt.Sprintf("past its renewal point (%s) by more than %s without a renewal", e.renewAt.UTC().Format(time.RFC3339), grace)
+	return ""
+}
+
+// graceFor is the renewal grace of a certificate with the given lifetime.
+func (t thresholds) graceFor(lifetime time.Duration) time.Duration {
+	if t.grace > 0 {
+		return t.grace
 	}
-	return levelOK, ""
+	return defaultGrace(lifetime)
+}
+
+// nextChange returns the first instant after now at which the level of
+// e rises, or the zero time when it never will (it has expired). Each
+// threshold is the first instant its condition holds: level compares
+// strictly, so that is one nanosecond past the boundary.
+func (t thresholds) nextChange(e *entry, now time.Time) time.Time {
+	notAfter := e.Leaf.NotAfter
+	lifetime := e.Lifetime()
+	warn := e.renewAt.Add(t.graceFor(lifetime) + 1)
+	if t.warningBefore > 0 {
+		warn = notAfter.Add(-t.warningBefore + 1)
+	}
+	crit := notAfter.Add(-criticalWindow(lifetime) + 1)
+	if t.criticalBefore > 0 {
+		crit = notAfter.Add(-t.criticalBefore + 1)
+	}
+	cur := t.levelAt(e, now)
+	var next time.Time
+	for _, at := range [...]time.Time{warn, crit, notAfter} {
+		if !at.After(now) || (!next.IsZero() && !at.Before(next)) {
+			continue
+		}
+		if t.levelAt(e, at) > cur {
+			next = at
+		}
+	}
+	return next
 }
 
 // expiryAlert builds the alert for a certificate reaching lvl.

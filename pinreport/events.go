@@ -2,6 +2,7 @@ package pinreport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -18,9 +19,14 @@ func init() {
 }
 
 // EventHandler feeds certificate events to the pinreport app. The app
-// subscribes one itself, so configuring it is not needed; one configured
-// in the events app finds the pinreport app of its config when an event
-// arrives, and an event handled twice counts once.
+// subscribes one itself, so configuring it is not needed for most
+// configs. One configured in the events app makes sure no certificate the
+// config loads goes unannounced: Caddy provisions its apps in no set
+// order, and when the tls app comes before the pinreport app, it loads
+// the config's certificates (and announces them) before the app has
+// subscribed. The tls app provisions the events app first, and the events
+// app its handlers: this one then provisions the config's pinreport app,
+// which subscribes in time. An event handled twice counts once.
 type EventHandler struct {
 	app *App
 }
@@ -33,30 +39,37 @@ func (EventHandler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Handle records the event; it never aborts it. Events are emitted
-// synchronously by certificate management, so the work here is quick:
-// the inventory is rescanned in the background.
-func (h *EventHandler) Handle(ctx context.Context, e caddy.Event) error {
-	app := h.app
-	if app == nil {
-		cctx, ok := ctx.(caddy.Context)
-		if !ok {
-			return nil
-		}
-		v, err := cctx.AppIfConfigured("pinreport")
-		if err != nil {
-			return nil
-		}
-		if app, ok = v.(*App); !ok {
-			return nil
-		}
+// Provision finds, and provisions if it has not been yet, the pinreport
+// app of the config, for a handler configured in the events app. Without
+// a pinreport app the handler does nothing.
+func (h *EventHandler) Provision(ctx caddy.Context) error {
+	if h.app != nil {
+		return nil
 	}
-	app.handleEvent(e)
+	v, err := ctx.AppIfConfigured("pinreport")
+	switch {
+	case errors.Is(err, caddy.ErrNotConfigured):
+		return nil
+	case err != nil:
+		return err
+	}
+	h.app, _ = v.(*App)
 	return nil
 }
 
-// handleEvent updates the renewal status, counters and observed names
-// from one event and raises the alerts it calls for.
+// Handle records the event; it never aborts it. Events are emitted
+// synchronously by certificate management, so the work here is quick:
+// the names an event announces are queued, and the app's loop looks them
+// up shortly after (the cache may not hold the certificate yet).
+func (h *EventHandler) Handle(_ context.Context, e caddy.Event) error {
+	if h.app != nil {
+		h.app.handleEvent(e)
+	}
+	return nil
+}
+
+// handleEvent updates the renewal status and counters from one event,
+// queues the names it announces and raises the alerts it calls for.
 func (a *App) handleEvent(e caddy.Event) {
 	if a.state == nil || a.state.recent.seen(e.ID().String()) {
 		return
@@ -70,8 +83,7 @@ func (a *App) handleEvent(e caddy.Event) {
 		a.certRevoked(e)
 	case "cached_managed_cert", "cached_unmanaged_cert":
 		sans, _ := e.Data["sans"].([]string)
-		a.state.observed.add(sans)
-		a.requestScan()
+		a.state.pending.add(sans, a.now())
 	}
 }
 
@@ -79,7 +91,7 @@ func (a *App) certObtained(e caddy.Event) {
 	id, _ := e.Data["identifier"].(string)
 	issuer, _ := e.Data["issuer"].(string)
 	renewal, _ := e.Data["renewal"].(bool)
-	a.state.renewals.obtained(id, issuer, e.Timestamp())
+	a.state.renewals.obtained(id, e.Timestamp())
 	if renewal {
 		a.state.counts.inc(countRenewals)
 	}
@@ -87,7 +99,9 @@ func (a *App) certObtained(e caddy.Event) {
 		zap.String("identifier", id),
 		zap.String("issuer", issuer),
 		zap.Bool("renewal", renewal))
-	a.requestScan()
+	// certmagic emits cert_obtained before the cache holds the new
+	// certificate, and a renewal is announced by no other event.
+	a.state.pending.add([]string{id}, a.now())
 }
 
 func (a *App) certFailed(e caddy.Event) {
@@ -136,8 +150,7 @@ func (a *App) certRevoked(e caddy.Event) {
 
 // current returns the entry an identifier is served with, if any.
 func (a *App) current(id string) *entry {
-	entries, _ := a.state.inv.snapshot()
-	if found := entriesFor(entries, id); len(found) > 0 {
+	if found := a.state.inv.lookupEntries(id, a.lookupFunc()); len(found) > 0 {
 		return found[0]
 	}
 	return nil
@@ -156,4 +169,7 @@ func eventError(v any) string {
 }
 
 // Interface guards
-var _ caddyevents.Handler = (*EventHandler)(nil)
+var (
+	_ caddyevents.Handler = (*EventHandler)(nil)
+	_ caddy.Provisioner   = (*EventHandler)(nil)
+)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // collector exposes the inventory as Prometheus metrics. It reads the
@@ -11,15 +12,18 @@ import (
 // certificate that leaves the cache, or a config that is replaced, leaves
 // no stale series behind.
 type collector struct {
-	inv        *inventory
-	counts     *counters
-	thresholds thresholds
-	now        func() time.Time
+	inv    *inventory
+	counts *counters
+	// minSeries is the lowest level whose certificates get series of
+	// their own; numLevels for none.
+	minSeries level
 
 	notAfter, notBefore, certs         *prometheus.Desc
 	renewals, renewalFailures, obtainF *prometheus.Desc
 	pinChanges, pinMismatches, revoked *prometheus.Desc
 	alerts, webhook, lastScan          *prometheus.Desc
+
+	kindLabels [numKinds]*dto.LabelPair // issuer_kind="...", shared by every series
 }
 
 // certLabels identify a certificate across renewals: its first name and
@@ -27,15 +31,14 @@ type collector struct {
 // renewal.
 var certLabels = []string{"name", "issuer_kind"}
 
-func newCollector(inv *inventory, counts *counters, th thresholds, now func() time.Time) *collector {
+func newCollector(inv *inventory, counts *counters, minSeries level) *collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("pinreport_"+name, help, labels, nil)
 	}
-	return &collector{
-		inv:        inv,
-		counts:     counts,
-		thresholds: th,
-		now:        now,
+	c := &collector{
+		inv:       inv,
+		counts:    counts,
+		minSeries: minSeries,
 		notAfter: d("certificate_not_after_timestamp_seconds",
 			"Expiry (notAfter) of each certificate in Caddy's cache, as a Unix timestamp.", certLabels...),
 		notBefore: d("certificate_not_before_timestamp_seconds",
@@ -59,8 +62,13 @@ func newCollector(inv *inventory, counts *counters, th thresholds, now func() ti
 		webhook: d("webhook_deliveries_total",
 			"Webhook deliveries by result: sent, failed (after retries) or dropped (queue full).", "result"),
 		lastScan: d("last_scan_timestamp_seconds",
-			"When the inventory was last rebuilt from the certificate cache, as a Unix timestamp."),
+			"When the inventory was last reconciled in full with the certificate cache, as a Unix timestamp."),
 	}
+	for k := range c.kindLabels {
+		kind := IssuerKind(k).String()
+		c.kindLabels[k] = &dto.LabelPair{Name: &certLabels[1], Value: &kind}
+	}
+	return c
 }
 
 // Describe implements prometheus.Collector.
@@ -75,29 +83,20 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	entries, scannedAt := c.inv.snapshot()
-	now := c.now()
-
 	// Two certificates can share a label set (the same first name and
 	// kind while an old and a new one are both cached); the registry
 	// refuses duplicate series, so the one expiring last is reported.
-	type key struct{ name, kind string }
-	newest := make(map[key]*entry, len(entries))
-	var byLevel [numLevels]int
-	for _, e := range entries {
-		lvl, _ := c.thresholds.level(e, now)
-		byLevel[lvl]++
-		k := key{e.FirstName(), e.Kind.String()}
-		if cur, ok := newest[k]; !ok || e.Leaf.NotAfter.After(cur.Leaf.NotAfter) {
-			newest[k] = e
-		}
+	entries := c.inv.seriesEntries(c.minSeries)
+	series := make([]certSeries, 2*len(entries)) // one allocation for all
+	for i, e := range entries {
+		na, nb := &series[2*i], &series[2*i+1]
+		*na = certSeries{desc: c.notAfter, kind: c.kindLabels[e.Kind], name: e.FirstName(), value: unixSeconds(e.Leaf.NotAfter)}
+		*nb = certSeries{desc: c.notBefore, kind: c.kindLabels[e.Kind], name: na.name, value: unixSeconds(e.Leaf.NotBefore)}
+		ch <- na
+		ch <- nb
 	}
-	for k, e := range newest {
-		ch <- prometheus.MustNewConstMetric(c.notAfter, prometheus.GaugeValue, unixSeconds(e.Leaf.NotAfter), k.name, k.kind)
-		ch <- prometheus.MustNewConstMetric(c.notBefore, prometheus.GaugeValue, unixSeconds(e.Leaf.NotBefore), k.name, k.kind)
-	}
-	for lvl := range numLevels {
-		ch <- prometheus.MustNewConstMetric(c.certs, prometheus.GaugeValue, float64(byLevel[lvl]), lvl.String())
+	for lvl, n := range c.inv.levelCounts() {
+		ch <- prometheus.MustNewConstMetric(c.certs, prometheus.GaugeValue, float64(n), level(lvl).String())
 	}
 
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
@@ -116,12 +115,34 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.webhook, cs.get(countWebhookSent), "sent")
 	counter(c.webhook, cs.get(countWebhookFailed), "failed")
 	counter(c.webhook, cs.get(countWebhookDropped), "dropped")
-	if !scannedAt.IsZero() {
-		ch <- prometheus.MustNewConstMetric(c.lastScan, prometheus.GaugeValue, unixSeconds(scannedAt))
+	if reconciled, _ := c.inv.times(); !reconciled.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.lastScan, prometheus.GaugeValue, unixSeconds(reconciled))
 	}
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// certSeries is the gauge of one certificate: what
+// prometheus.MustNewConstMetric makes, with the issuer_kind label shared
+// by every series of a kind and the series of a scrape allocated at once,
+// since a scrape of a large inventory writes hundreds of thousands.
+type certSeries struct {
+	desc  *prometheus.Desc
+	kind  *dto.LabelPair
+	name  string
+	value float64
+}
+
+// Desc implements prometheus.Metric.
+func (m *certSeries) Desc() *prometheus.Desc { return m.desc }
+
+// Write implements prometheus.Metric; labels are in order of their names,
+// as the registry wants them.
+func (m *certSeries) Write(out *dto.Metric) error {
+	out.Label = []*dto.LabelPair{m.kind, {Name: &certLabels[0], Value: &m.name}}
+	out.Gauge = &dto.Gauge{Value: &m.value}
+	return nil
+}
 
 // Interface guards
 var _ prometheus.Collector = (*collector)(nil)

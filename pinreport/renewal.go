@@ -38,46 +38,44 @@ func orDefaultRatio(r float64) float64 {
 	return r
 }
 
-// nameStatus is the renewal status of one identifier, as told by
+// nameStatus is the renewal status of some identifiers, as told by
 // cert_obtained and cert_failed events.
 type nameStatus struct {
 	lastObtained time.Time
-	lastFailure  time.Time
+	lastFailure  time.Time // of the current failure streak; zero when none
 	lastError    string
 	failures     int // consecutive, since the last success
-	issuerKey    string
 }
 
 // renewalLog is the renewal status of every identifier certmagic told
 // about. Events are not repeated after a reload, so it lives in the state
-// shared across configs.
+// shared across configs. An on-demand server obtains a certificate for
+// every name it serves, so the common case is kept small: a time per
+// identifier, and the failures apart.
 type renewalLog struct {
-	mu    sync.RWMutex
-	names map[string]*nameStatus // by certmagic identifier
+	mu           sync.RWMutex
+	lastObtained map[string]int64    // identifier → last success, Unix nanoseconds
+	failing      map[string]*failure // identifiers whose last attempts failed
+}
+
+// failure is a streak of failed attempts for one identifier.
+type failure struct {
+	at     time.Time
+	err    string
+	streak int
 }
 
 func newRenewalLog() *renewalLog {
-	return &renewalLog{names: make(map[string]*nameStatus)}
+	return &renewalLog{lastObtained: make(map[string]int64), failing: make(map[string]*failure)}
 }
 
-// statusLocked returns the status of id, creating it; the caller holds
-// mu.
-func (l *renewalLog) statusLocked(id string) *nameStatus {
-	st, ok := l.names[id]
-	if !ok {
-		st = new(nameStatus)
-		l.names[id] = st
-	}
-	return st
-}
-
-// obtained records a certificate obtained (or renewed) for id at t, by
-// issuer; it ends a failure streak.
-func (l *renewalLog) obtained(id, issuer string, t time.Time) {
+// obtained records a certificate obtained (or renewed) for id at t; it
+// ends a failure streak.
+func (l *renewalLog) obtained(id string, t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := l.statusLocked(id)
-	st.lastObtained, st.issuerKey, st.failures = t, issuer, 0
+	l.lastObtained[id] = t.UnixNano()
+	delete(l.failing, id)
 }
 
 // failed records a failed attempt for id at t and returns how many
@@ -85,28 +83,30 @@ func (l *renewalLog) obtained(id, issuer string, t time.Time) {
 func (l *renewalLog) failed(id, errText string, t time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := l.statusLocked(id)
-	st.lastFailure, st.lastError = t, errText
-	st.failures++
-	return st.failures
+	f := l.failing[id]
+	if f == nil {
+		f = new(failure)
+		l.failing[id] = f
+	}
+	f.at, f.err = t, errText
+	f.streak++
+	return f.streak
 }
 
-// status returns a copy of the renewal status of the identifiers among
-// names, merged: the latest success and the latest failure.
+// status returns the renewal status of the identifiers among names,
+// merged: the latest success and the latest failure streak.
 func (l *renewalLog) status(names []string) nameStatus {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var out nameStatus
 	for _, n := range names {
-		st, ok := l.names[n]
-		if !ok {
-			continue
+		if at, ok := l.lastObtained[n]; ok {
+			if t := time.Unix(0, at); t.After(out.lastObtained) {
+				out.lastObtained = t
+			}
 		}
-		if st.lastObtained.After(out.lastObtained) {
-			out.lastObtained, out.issuerKey = st.lastObtained, st.issuerKey
-		}
-		if st.lastFailure.After(out.lastFailure) {
-			out.lastFailure, out.lastError, out.failures = st.lastFailure, st.lastError, st.failures
+		if f := l.failing[n]; f != nil && f.at.After(out.lastFailure) {
+			out.lastFailure, out.lastError, out.failures = f.at, f.err, f.streak
 		}
 	}
 	return out
@@ -122,8 +122,8 @@ func (l *renewalLog) forget(names []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, n := range names {
-		if st, ok := l.names[n]; ok && st.failures == 0 {
-			delete(l.names, n)
+		if l.failing[n] == nil {
+			delete(l.lastObtained, n)
 		}
 	}
 }

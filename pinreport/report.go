@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
@@ -14,10 +13,16 @@ import (
 type Report struct {
 	// GeneratedAt is when the report was rendered.
 	GeneratedAt time.Time `json:"generated_at"`
-	// ScannedAt is when the inventory was last rebuilt from the cache.
+	// ScannedAt is when the inventory was last reconciled in full with
+	// the cache; events keep it current in between.
 	ScannedAt time.Time `json:"scanned_at"`
 	// Name is the name asked for, in /pinreport/<name>.
-	Name         string              `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Total is how many certificates pass the filters, in all pages;
+	// omitted with expiring_within, which would have to count them.
+	Total *int `json:"total,omitempty"`
+	// Next is the after parameter of the next page; omitted on the last.
+	Next         string              `json:"next,omitempty"`
 	Certificates []CertificateReport `json:"certificates"`
 }
 
@@ -101,9 +106,9 @@ func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
 	if p, ok := e.IssuerPin(); ok {
 		c.TLSA = append(c.TLSA, p.TLSA(tlsaDANETA))
 	}
-	if !e.ARIAt.IsZero() {
+	if !e.ARI.IsZero() {
 		c.Renewal.Source = "ari"
-		c.Renewal.ARIWindowStart, c.Renewal.ARIWindowEnd = timeOrNil(e.ARIStart), timeOrNil(e.ARIEnd)
+		c.Renewal.ARIWindowStart, c.Renewal.ARIWindowEnd = timeOrNil(e.ARI.Start()), timeOrNil(e.ARI.End())
 	}
 	if r.renewals != nil {
 		st := r.renewals.status(e.Names)
@@ -128,10 +133,12 @@ func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
 	return c
 }
 
-// writeJSON writes the Report of entries at now, one certificate at a
-// time, so that a large inventory is never held in memory as a whole.
-func (r reporter) writeJSON(w io.Writer, name string, entries []*entry, scannedAt, now time.Time) error {
-	head, err := json.Marshal(Report{GeneratedAt: now, ScannedAt: scannedAt, Name: name})
+// writeJSON writes rep with the certificates of entries, rendered at
+// rep.GeneratedAt one at a time.
+func (r reporter) writeJSON(w io.Writer, rep Report, entries []*entry) error {
+	now := rep.GeneratedAt
+	rep.Certificates = nil
+	head, err := json.Marshal(rep)
 	if err != nil {
 		return err
 	}
@@ -153,29 +160,6 @@ func (r reporter) writeJSON(w io.Writer, name string, entries []*entry, scannedA
 	}
 	_, err = io.WriteString(w, "]}\n")
 	return err
-}
-
-// entriesFor returns the entries that serve name: those with the name
-// itself first, then wildcard certificates that cover it.
-func entriesFor(entries []*entry, name string) []*entry {
-	name = strings.ToLower(name)
-	var exact, wild []*entry
-	for _, e := range entries {
-		for _, n := range e.Names {
-			n = strings.ToLower(n)
-			if n == name {
-				exact = append(exact, e)
-				break
-			}
-			if base, ok := strings.CutPrefix(n, "*."); ok {
-				if _, parent, ok := strings.Cut(name, "."); ok && parent == base {
-					wild = append(wild, e)
-					break
-				}
-			}
-		}
-	}
-	return append(exact, wild...)
 }
 
 func pinStrings(pins []Pin) []string {
