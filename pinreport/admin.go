@@ -123,7 +123,7 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 	switch format {
 	case "", "json":
 		w.Header().Set("Content-Type", "application/json")
-		err = reporter{thresholds: a.thresholds, rules: a.rules, renewals: a.state.renewals}.writeJSON(bw, rep, entries)
+		err = a.reporter().writeJSON(bw, rep, entries)
 	case "tlsa":
 		w.Header().Set("Content-Type", "text/dns; charset=utf-8")
 		err = writeTLSA(bw, entries, port, proto, now)
@@ -140,6 +140,15 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		err = bw.Flush()
 	}
 	return err
+}
+
+// reporter renders entries with the app's config.
+func (a *App) reporter() reporter {
+	r := reporter{thresholds: a.thresholds, rules: a.rules, renewals: a.state.renewals}
+	if a.revocation != nil {
+		r.inv = a.state.inv
+	}
+	return r
 }
 
 // httpsPort is the port the config serves HTTPS on, the default port of

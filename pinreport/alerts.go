@@ -56,16 +56,17 @@ func parseSeverity(s string) (Severity, error) {
 
 // Alert events.
 const (
-	EventRenewalOverdue = "renewal_overdue" // past its renewal point, not renewed
-	EventExpiryWarning  = "expiry_warning"  // under the configured warning_before
-	EventExpiryCritical = "expiry_critical" // close to expiry
-	EventExpired        = "expired"
-	EventRenewalFailed  = "renewal_failed"
-	EventObtainFailed   = "obtain_failed"
-	EventRevoked        = "revoked"
-	EventPinChanged     = "pin_changed"
-	EventPinMismatch    = "pin_mismatch"
-	EventRenewed        = "renewed" // a newer certificate replaced one with the same names
+	EventRenewalOverdue    = "renewal_overdue" // past its renewal point, not renewed
+	EventExpiryWarning     = "expiry_warning"  // under the configured warning_before
+	EventExpiryCritical    = "expiry_critical" // close to expiry
+	EventExpired           = "expired"
+	EventRenewalFailed     = "renewal_failed"
+	EventObtainFailed      = "obtain_failed"
+	EventRevoked           = "revoked"            // by a CRL, a stapled OCSP response or certmagic's OCSP check
+	EventRevocationUnknown = "revocation_unknown" // the CRL or staple gives no trustworthy answer
+	EventPinChanged        = "pin_changed"
+	EventPinMismatch       = "pin_mismatch"
+	EventRenewed           = "renewed" // a newer certificate replaced one with the same names
 )
 
 // Alert is one notification: a log line and, with a webhook, the JSON
@@ -76,7 +77,7 @@ type Alert struct {
 	ID string `json:"id"`
 	// Event is one of renewed (info), renewal_overdue, expiry_warning,
 	// expiry_critical, expired, renewal_failed, obtain_failed, revoked,
-	// pin_changed and pin_mismatch.
+	// revocation_unknown, pin_changed and pin_mismatch.
 	Event    string    `json:"event"`
 	Severity Severity  `json:"severity"`
 	Time     time.Time `json:"time"`
@@ -93,6 +94,16 @@ type Alert struct {
 	// OldPin and NewPin are the leaf pins before and after a renewal.
 	OldPin string `json:"old_pin,omitempty"`
 	NewPin string `json:"new_pin,omitempty"`
+	// RevocationSource says what found a certificate revoked: crl,
+	// ocsp_staple (the OCSP response Caddy staples) or ocsp (certmagic's
+	// own OCSP check). CRL is the CRL's URL.
+	RevocationSource string     `json:"revocation_source,omitempty"`
+	CRL              string     `json:"crl,omitempty"`
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	// RevocationReason is the RFC 5280 §5.3.1 reason, e.g. keyCompromise.
+	RevocationReason string `json:"revocation_reason,omitempty"`
+	// Fix says what to do about it.
+	Fix string `json:"fix,omitempty"`
 
 	Certificate *AlertCertificate `json:"certificate,omitempty"`
 }
@@ -282,8 +293,20 @@ func logAlert(logger *zap.Logger, al Alert) {
 	if al.OldPin != "" || al.NewPin != "" {
 		fields = append(fields, zap.String("old_pin", al.OldPin), zap.String("new_pin", al.NewPin))
 	}
+	if al.RevocationSource != "" {
+		fields = append(fields, zap.String("revocation_source", al.RevocationSource), zap.String("revocation_reason", al.RevocationReason))
+		if al.CRL != "" {
+			fields = append(fields, zap.String("crl", al.CRL))
+		}
+		if al.RevokedAt != nil {
+			fields = append(fields, zap.Time("revoked_at", *al.RevokedAt))
+		}
+	}
 	if al.Detail != "" {
 		fields = append(fields, zap.String("detail", al.Detail))
+	}
+	if al.Fix != "" {
+		fields = append(fields, zap.String("fix", al.Fix))
 	}
 	if al.Error != "" {
 		fields = append(fields, zap.String("error", al.Error))

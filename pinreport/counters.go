@@ -16,7 +16,6 @@ const (
 	countObtainFailures                 // cert_failed without renewal
 	countPinChanges                     // renewals that changed the leaf key
 	countPinMismatches                  // certificates matching none of a host's pins
-	countRevocations                    // certificates found revoked, whatever the source
 	countWebhookSent
 	countWebhookFailed
 	countWebhookDropped
@@ -27,9 +26,14 @@ const (
 // configs, so that a reload does not reset them; every change goes through
 // their methods.
 type counters struct {
-	v      [numCounters]atomic.Uint64
-	alerts [finding.Critical + 1]atomic.Uint64
+	v           [numCounters]atomic.Uint64
+	alerts      [finding.Critical + 1]atomic.Uint64
+	revocations [len(revocationSources)]atomic.Uint64
 }
+
+// revocationSources name where a revocation was found, as the
+// revocations_total metric's source label says.
+var revocationSources = [...]string{revocationSourceCRL, revocationSourceStaple, revocationSourceOCSP}
 
 // inc adds one to c.
 func (cs *counters) inc(c counter) { cs.v[c].Add(1) }
@@ -42,6 +46,26 @@ func (cs *counters) alert(sev Severity) {
 	if int(sev) < len(cs.alerts) {
 		cs.alerts[sev].Add(1)
 	}
+}
+
+// revoked counts a certificate found revoked by source (one of
+// revocationSources).
+func (cs *counters) revoked(source string) {
+	for i, s := range revocationSources {
+		if s == source {
+			cs.revocations[i].Add(1)
+		}
+	}
+}
+
+// revokedCount returns how many certificates source found revoked.
+func (cs *counters) revokedCount(source string) uint64 {
+	for i, s := range revocationSources {
+		if s == source {
+			return cs.revocations[i].Load()
+		}
+	}
+	return 0
 }
 
 // alertCount returns how many alerts of severity sev were raised.

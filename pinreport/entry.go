@@ -41,6 +41,7 @@ type entry struct {
 	heapAt     int32    // index in the schedule; -1 when not scheduled
 	nextAt     int64    // when the level next changes, Unix nanoseconds; 0 never
 	mismatched []string // patterns whose pin mismatch was alerted
+	rev        revState
 }
 
 // slotSeed keys the hash of slots; it lives as long as the process, as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/revocation"
 )
 
 func init() {
@@ -135,12 +137,23 @@ func (a *App) certFailed(e caddy.Event) {
 }
 
 func (a *App) certRevoked(e caddy.Event) {
-	a.state.counts.inc(countRevocations)
+	cert, ok := e.Data["certificate"].(certmagic.Certificate)
+	if ok && cert.Leaf != nil && !a.state.inv.markRevoked(cert.Hash()) {
+		return // a CRL or the staple told already
+	}
+	a.state.counts.revoked(revocationSourceOCSP)
 	al := newAlert(EventRevoked, SeverityCritical, a.now(), "certificate revoked")
-	if cert, ok := e.Data["certificate"].(certmagic.Certificate); ok && cert.Leaf != nil {
+	al.RevocationSource = revocationSourceOCSP
+	if reason, ok := e.Data["reason"].(int); ok {
+		al.RevocationReason = revocation.Reason(reason).String()
+	}
+	if at, ok := e.Data["revoked_at"].(time.Time); ok {
+		al.RevokedAt = timeOrNil(at)
+	}
+	if ok && cert.Leaf != nil {
 		facts := certs.NewFacts(&cert, certs.Origin{}, certs.NewInterner())
 		al.Certificate = alertCertificate(&facts, al.Time)
-		al.Detail = fmt.Sprintf("OCSP reports the certificate revoked (reason %v); certmagic renews it now", e.Data["reason"])
+		al.Detail = fmt.Sprintf("the OCSP responder says the certificate was revoked (reason %v); certmagic replaces a managed certificate revoked by OCSP itself", e.Data["reason"])
 	}
 	if subjects, ok := e.Data["subjects"].([]string); ok && len(subjects) > 0 {
 		al.Identifier = subjects[0]

@@ -125,8 +125,8 @@ func TestEventsRevoked(t *testing.T) {
 		"subjects": []string{"r.example"}, "certificate": cert, "reason": 1, "revoked_at": now,
 	}))
 	got := logs.FilterMessage("certificate revoked").All()
-	if len(got) != 1 || a.state.counts.get(countRevocations) != 1 {
-		t.Fatalf("revocation: %d alerts, %d counted", len(got), a.state.counts.get(countRevocations))
+	if len(got) != 1 || a.state.counts.revokedCount(revocationSourceOCSP) != 1 {
+		t.Fatalf("revocation: %d alerts, %d counted", len(got), a.state.counts.revokedCount(revocationSourceOCSP))
 	}
 	if f := got[0].ContextMap(); f["serial"] != certs.SerialHex(cert.Leaf) || f["identifier"] != "r.example" {
 		t.Errorf("revocation alert fields %v", f)

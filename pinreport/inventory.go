@@ -24,16 +24,17 @@ import (
 // guarded by mu. Readers copy the entries they render under the read
 // lock and render them after.
 type inventory struct {
-	mu       sync.RWMutex
-	byHash   map[string]*entry
-	slots    map[uint64]*entry // the newest entry of each slot
-	byName   [numKinds]*btree.BTreeG[*entry]
-	byExpiry *btree.BTreeG[*entry]
-	troubled *btree.BTreeG[*entry] // level warning or worse, by name
-	sched    schedule
-	counts   [numKinds][numLevels]int
-	intern   *certs.Interner
-	gen      uint32
+	mu        sync.RWMutex
+	byHash    map[string]*entry
+	slots     map[uint64]*entry // the newest entry of each slot
+	byName    [numKinds]*btree.BTreeG[*entry]
+	byExpiry  *btree.BTreeG[*entry]
+	troubled  *btree.BTreeG[*entry] // level warning or worse, by name
+	sched     schedule
+	counts    [numKinds][numLevels]int
+	revCounts [numRevStatus]int
+	intern    *certs.Interner
+	gen       uint32
 
 	// owner is the policy (thresholds and pins) of the config whose app
 	// changes the inventory: the newest one to reconcile it. An older
@@ -298,6 +299,7 @@ func (inv *inventory) insert(e *entry, now time.Time, ch *changes) {
 	inv.byExpiry.ReplaceOrInsert(e)
 	e.level = levelOK
 	inv.counts[e.Kind][levelOK]++
+	inv.revCounts[e.rev.status]++
 	ch.added = append(ch.added, e)
 
 	switch cur := inv.slots[e.slot]; {
@@ -368,6 +370,7 @@ func (inv *inventory) remove(e *entry, ch *changes) {
 		inv.troubled.Delete(e)
 	}
 	inv.counts[e.Kind][e.level]--
+	inv.revCounts[e.rev.status]--
 	inv.sched.unset(e)
 	ch.removed = append(ch.removed, e)
 	if inv.slots[e.slot] != e {

@@ -384,15 +384,15 @@ func BenchmarkScrape(b *testing.B) {
 	b.Run(fmt.Sprintf("n=%d/series=all/impl=legacy", n), func(b *testing.B) {
 		s := newLegacyState(bc.names)
 		legacyScan(s, bc.cache.cache.AllMatchingCertificates, thresholds{}, nil, time.Now())
-		gather(b, &legacyCollector{s: s, c: newCollector(nil, nil, levelOK)})
+		gather(b, &legacyCollector{s: s, c: newCollector(nil, nil, levelOK, nil)})
 	})
 	a := benchApp(bc)
 	a.reconcile()
 	b.Run(fmt.Sprintf("n=%d/series=all/impl=events", n), func(b *testing.B) {
-		gather(b, newCollector(a.state.inv, a.state.counts, levelOK))
+		gather(b, newCollector(a.state.inv, a.state.counts, levelOK, nil))
 	})
 	b.Run(fmt.Sprintf("n=%d/series=warning/impl=events", n), func(b *testing.B) {
-		gather(b, newCollector(a.state.inv, a.state.counts, levelWarning))
+		gather(b, newCollector(a.state.inv, a.state.counts, levelWarning, nil))
 	})
 }
 

@@ -17,11 +17,14 @@ type collector struct {
 	// minSeries is the lowest level whose certificates get series of
 	// their own; numLevels for none.
 	minSeries level
+	rev       *revocationMonitor // nil when the checks are off
 
 	notAfter, notBefore, certs         *prometheus.Desc
 	renewals, renewalFailures, obtainF *prometheus.Desc
 	pinChanges, pinMismatches, revoked *prometheus.Desc
 	alerts, webhook, lastScan          *prometheus.Desc
+	revStatus, crlFetches, crlBytes    *prometheus.Desc
+	crlsCached                         *prometheus.Desc
 
 	kindLabels [numKinds]*dto.LabelPair // issuer_kind="...", shared by every series
 }
@@ -31,7 +34,7 @@ type collector struct {
 // renewal.
 var certLabels = []string{"name", "issuer_kind"}
 
-func newCollector(inv *inventory, counts *counters, minSeries level) *collector {
+func newCollector(inv *inventory, counts *counters, minSeries level, rev *revocationMonitor) *collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("pinreport_"+name, help, labels, nil)
 	}
@@ -39,6 +42,7 @@ func newCollector(inv *inventory, counts *counters, minSeries level) *collector 
 		inv:       inv,
 		counts:    counts,
 		minSeries: minSeries,
+		rev:       rev,
 		notAfter: d("certificate_not_after_timestamp_seconds",
 			"Expiry (notAfter) of each certificate in Caddy's cache, as a Unix timestamp.", certLabels...),
 		notBefore: d("certificate_not_before_timestamp_seconds",
@@ -56,7 +60,15 @@ func newCollector(inv *inventory, counts *counters, minSeries level) *collector 
 		pinMismatches: d("pin_mismatches_total",
 			"Served certificates whose chain matched none of the expected pins of a host they serve."),
 		revoked: d("revocations_total",
-			"Certificates found revoked by their OCSP responses (cert_ocsp_revoked events)."),
+			"Certificates found revoked, once each, by source: crl, ocsp_staple (the response Caddy staples) or ocsp (certmagic's own check).", "source"),
+		revStatus: d("revocation_status",
+			"Certificates by their last revocation check: good, revoked, unknown (the CRL or staple gives no trustworthy answer) or unchecked (names no CRL nor OCSP responder, or not checked yet).", "status"),
+		crlFetches: d("crl_fetches_total",
+			"CRL requests sent, by result: ok (a CRL), not_modified (304) or failed.", "result"),
+		crlBytes: d("crl_fetched_bytes_total",
+			"Bytes of CRL bodies read."),
+		crlsCached: d("crls_cached",
+			"CRLs in the checker's cache."),
 		alerts: d("alerts_total",
 			"Alerts raised, by severity.", "severity"),
 		webhook: d("webhook_deliveries_total",
@@ -76,6 +88,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.notAfter, c.notBefore, c.certs, c.renewals, c.renewalFailures, c.obtainF,
 		c.pinChanges, c.pinMismatches, c.revoked, c.alerts, c.webhook, c.lastScan,
+		c.revStatus, c.crlFetches, c.crlBytes, c.crlsCached,
 	} {
 		ch <- d
 	}
@@ -108,7 +121,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.obtainF, cs.get(countObtainFailures))
 	counter(c.pinChanges, cs.get(countPinChanges))
 	counter(c.pinMismatches, cs.get(countPinMismatches))
-	counter(c.revoked, cs.get(countRevocations))
+	for _, src := range revocationSources {
+		counter(c.revoked, cs.revokedCount(src), src)
+	}
+	for st, n := range c.inv.revocationCounts() {
+		ch <- prometheus.MustNewConstMetric(c.revStatus, prometheus.GaugeValue, float64(n), revStatus(st).String())
+	}
+	if c.rev != nil {
+		st := c.rev.checker.Stats()
+		counter(c.crlFetches, uint64(st.OK), "ok")
+		counter(c.crlFetches, uint64(st.NotModified), "not_modified")
+		counter(c.crlFetches, uint64(st.Failures), "failed")
+		counter(c.crlBytes, uint64(st.Bytes))
+		ch <- prometheus.MustNewConstMetric(c.crlsCached, prometheus.GaugeValue, float64(st.Cached))
+	}
 	for _, sev := range alertSeverities {
 		counter(c.alerts, cs.alertCount(sev), sev.String())
 	}

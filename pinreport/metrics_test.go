@@ -53,7 +53,7 @@ func TestCollector(t *testing.T) {
 	s.counts.alert(SeverityCritical)
 
 	reg := prometheus.NewPedanticRegistry()
-	c := newCollector(s.inv, s.counts, levelOK)
+	c := newCollector(s.inv, s.counts, levelOK, nil)
 	if err := reg.Register(c); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestCollectorWarningOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		reg := prometheus.NewPedanticRegistry()
-		if err := reg.Register(newCollector(s.inv, s.counts, minSeries)); err != nil {
+		if err := reg.Register(newCollector(s.inv, s.counts, minSeries, nil)); err != nil {
 			t.Fatal(err)
 		}
 		fams := gather(t, reg)

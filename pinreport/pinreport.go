@@ -87,6 +87,13 @@ type App struct {
 	// whatever the choice. Default: all.
 	CertificateMetrics string `json:"certificate_metrics,omitempty"`
 
+	// Revocation configures the checks of served certificates against
+	// the CRLs they name (and their stapled OCSP responses): a revoked
+	// certificate raises a critical revoked alert, a CRL that gives no
+	// trustworthy answer a revocation_unknown warning. Default: checks
+	// every hour.
+	Revocation *Revocation `json:"revocation,omitempty"`
+
 	ctx        caddy.Context
 	logger     *zap.Logger
 	now        func() time.Time
@@ -103,6 +110,7 @@ type App struct {
 	policy     *policy
 	minSeries  level // the lowest level with per-certificate series; numLevels for none
 	sink       *sink
+	revocation *revocationMonitor // nil when the checks are off
 	cancel     context.CancelFunc
 	wg         *sync.WaitGroup
 }
@@ -197,6 +205,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.minSeries, err = parseCertificateMetrics(a.CertificateMetrics); err != nil {
 		return err
 	}
+	if a.Revocation == nil {
+		a.Revocation = new(Revocation)
+	}
+	if err := a.Revocation.provision(); err != nil {
+		return fmt.Errorf("revocation: %v", err)
+	}
+	if !a.Revocation.Disabled {
+		a.revocation = newRevocationMonitor(a.Revocation, a.now)
+	}
 
 	st, _, err := states.LoadOrNew(stateKey, func() (caddy.Destructor, error) { return newState(), nil })
 	if err != nil {
@@ -209,7 +226,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.sink = newSink(a.Webhook, a.client, a.state.counts, a.logger.Named("webhook"))
 	}
 
-	if err := ctx.GetMetricsRegistry().Register(newCollector(a.state.inv, a.state.counts, a.minSeries)); err != nil {
+	if err := ctx.GetMetricsRegistry().Register(newCollector(a.state.inv, a.state.counts, a.minSeries, a.revocation)); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 
@@ -262,6 +279,9 @@ func (a *App) Start() error {
 	if a.sink != nil {
 		a.wg.Go(func() { a.sink.run(ctx) })
 	}
+	if a.revocation != nil {
+		a.wg.Go(func() { a.runRevocationChecks(ctx) })
+	}
 	return nil
 }
 
@@ -287,6 +307,9 @@ func (a *App) Validate() error {
 			return fmt.Errorf("webhook: %v", err)
 		}
 	}
+	if err := a.Revocation.validateIfSet(); err != nil {
+		return fmt.Errorf("revocation: %v", err)
+	}
 	return nil
 }
 
@@ -300,12 +323,15 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// Cleanup releases the shared state. A config that stops may take
-// certificates out of the cache without events (its manual certificates,
-// names the next config does not manage): the next config's app is asked
-// for a reconcile.
+// Cleanup releases the shared state and the CRL checker's connections. A
+// config that stops may take certificates out of the cache without events
+// (its manual certificates, names the next config does not manage): the
+// next config's app is asked for a reconcile.
 func (a *App) Cleanup() error {
 	_ = a.Stop()
+	if a.revocation != nil {
+		a.revocation.checker.Close()
+	}
 	if a.state != nil {
 		a.state.requestReconcile()
 		_, err := states.Delete(stateKey)

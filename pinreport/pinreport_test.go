@@ -49,7 +49,7 @@ func TestProvisionStartStop(t *testing.T) {
 		t.Error("nothing subscribed to cert_obtained")
 	}
 	// The collector is registered: registering another one clashes.
-	err = ctx.GetMetricsRegistry().Register(newCollector(a.state.inv, a.state.counts, a.minSeries))
+	err = ctx.GetMetricsRegistry().Register(newCollector(a.state.inv, a.state.counts, a.minSeries, nil))
 	if _, ok := err.(prometheus.AlreadyRegisteredError); !ok {
 		t.Errorf("registering the collector again: %v; want AlreadyRegisteredError", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/revocation"
 )
 
 // Report is the JSON document of GET /pinreport/ and /pinreport/<name>.
@@ -43,6 +44,68 @@ type CertificateReport struct {
 	StateDetail  string        `json:"state_detail,omitempty"`
 	Renewal      RenewalStatus `json:"renewal"`
 	ExpectedPins []PinCheck    `json:"expected_pins,omitempty"`
+	// Revocation is what the last revocation check found; omitted when
+	// the checks are off.
+	Revocation *RevocationStatus `json:"revocation,omitempty"`
+}
+
+// RevocationStatus is a certificate's revocation status.
+type RevocationStatus struct {
+	// Status is good, revoked, unknown (the CRL or staple gives no
+	// trustworthy answer: never a revocation) or unchecked (names no
+	// CRL nor OCSP responder, or not checked yet).
+	Status    string     `json:"status"`
+	CheckedAt *time.Time `json:"checked_at,omitempty"`
+	// CRL is the answer of the certificate's CRL, when it names one (or
+	// issuer_crls gives its issuer's).
+	CRL *RevocationAnswer `json:"crl,omitempty"`
+	// OCSPStaple is the answer of the OCSP response Caddy staples, when
+	// there is one.
+	OCSPStaple *RevocationAnswer `json:"ocsp_staple,omitempty"`
+}
+
+// RevocationAnswer is what one source (a CRL, a stapled OCSP response)
+// says.
+type RevocationAnswer struct {
+	// Status is good, revoked or unknown.
+	Status string `json:"status"`
+	// URL is the CRL that gave the answer (for unknown, the last tried).
+	URL string `json:"url,omitempty"`
+	// ThisUpdate and NextUpdate are those of the CRL or response: when
+	// it was issued, and when a newer one is due.
+	ThisUpdate *time.Time `json:"this_update,omitempty"`
+	NextUpdate *time.Time `json:"next_update,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	// Reason is the RFC 5280 §5.3.1 reason of a revocation.
+	Reason string `json:"reason,omitempty"`
+	// Error says why the status is unknown; Warning is a problem that
+	// did not prevent an answer (a refresh failed while the cached CRL
+	// is still current).
+	Error   string `json:"error,omitempty"`
+	Warning string `json:"warning,omitempty"`
+}
+
+// revocationAnswer renders one source's answer.
+func revocationAnswer(r *revocation.Result) *RevocationAnswer {
+	if r == nil || r.Status == revocation.StatusAbsent {
+		return nil
+	}
+	a := &RevocationAnswer{
+		Status: string(r.Status), ThisUpdate: timeOrNil(r.ThisUpdate), NextUpdate: timeOrNil(r.NextUpdate),
+	}
+	if r.Source != revocation.SourceOCSPStaple {
+		a.URL = r.Source
+	}
+	if r.Status == revocation.StatusRevoked {
+		a.RevokedAt, a.Reason = timeOrNil(r.RevokedAt), r.Reason.String()
+	}
+	if r.Err != nil {
+		a.Error = r.Err.Error()
+	}
+	if r.Warning != nil {
+		a.Warning = r.Warning.Error()
+	}
+	return a
 }
 
 // ChainCertificate is a certificate of the served chain above the leaf.
@@ -86,6 +149,7 @@ type reporter struct {
 	thresholds thresholds
 	rules      pinRules
 	renewals   *renewalLog
+	inv        *inventory // for revocation states; nil leaves them out
 }
 
 // certificate renders one entry at now.
@@ -117,6 +181,15 @@ func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
 			c.Renewal.LastFailure = timeOrNil(st.lastFailure)
 			c.Renewal.LastError = st.lastError
 			c.Renewal.ConsecutiveFailures = st.failures
+		}
+	}
+	if r.inv != nil {
+		rs := r.inv.revocationOf(e)
+		c.Revocation = &RevocationStatus{
+			Status: rs.status.String(), CRL: revocationAnswer(rs.crl), OCSPStaple: revocationAnswer(rs.staple),
+		}
+		if rs.checked != 0 {
+			c.Revocation.CheckedAt = timeOrNil(time.Unix(rs.checked, 0).UTC())
 		}
 	}
 	if rules := r.rules.appliesTo(e.Names); len(rules) > 0 {
