@@ -23,6 +23,15 @@ func init() {
 //		warning_before  <duration>
 //		critical_before <duration>
 //		renewal_grace   <duration>
+//		certificate_metrics all|warning|none
+//		revocation off
+//		revocation {
+//			interval <duration>
+//			timeout  <duration>
+//			max_size <bytes>
+//			crl spki    <issuer pin>  <url>
+//			crl subject <issuer name> <url>
+//		}
 //		webhook <url> {
 //			secret       <secret>
 //			timeout      <duration>
@@ -34,10 +43,11 @@ func init() {
 //
 // A bare "pinreport" turns the app on with its defaults. pin may be given
 // for several hosts, and several times for one host; the pins are joined.
-// A value is checked by the pinreport package's own rule (ParsePin,
-// CheckWebhookURL, CheckRetries, CheckMinSeverity), whose message the
-// Caddyfile gives with the file and line added; how many pins a host
-// needs and the ranges of durations are checked when the config loads.
+// Values are checked by the pinreport package's own rules (ParsePin,
+// CheckWebhookURL, CheckRetries, CheckMinSeverity,
+// CheckCertificateMetrics, CheckIssuerCRL), so a Caddyfile and its JSON get
+// the same message, here with the file and line; ranges of durations are
+// checked when the config loads. crl may be repeated.
 func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 	d.Next() // consume option name
 	if existing != nil {
@@ -71,6 +81,15 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := durationInto(d, "", &app.RenewalGrace); err != nil {
 				return nil, err
 			}
+		case "certificate_metrics":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if err := pinreport.CheckCertificateMetrics(v); err != nil {
+				return nil, d.Errf("pinreport: %v", err)
+			}
+			app.CertificateMetrics = v
 		case "pin":
 			// A host without pins is mapped as such: the module
 			// says how many it needs.
@@ -87,6 +106,12 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 				app.Pins = make(map[string][]string)
 			}
 			app.Pins[args[0]] = append(app.Pins[args[0]], args[1:]...)
+		case "revocation":
+			rev, err := parseRevocation(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Revocation = rev
 		case "webhook":
 			hook, err := parseWebhook(d)
 			if err != nil {
@@ -168,4 +193,62 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 		}
 	}
 	return hook, nil
+}
+
+// parseRevocation reads the revocation subdirective: "off", or a block.
+func parseRevocation(d *caddyfile.Dispenser) (*pinreport.Revocation, error) {
+	rev := new(pinreport.Revocation)
+	if d.NextArg() {
+		if d.Val() != "off" || d.NextArg() {
+			return nil, d.Errf("pinreport revocation: want off, or a block of interval, timeout, max_size and crl")
+		}
+		rev.Disabled = true
+		return rev, nil
+	}
+	seen := subdirectives{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() != "crl" {
+			if err := seen.once(d); err != nil {
+				return nil, err
+			}
+		}
+		switch d.Val() {
+		case "interval":
+			if err := durationInto(d, "revocation.", &rev.Interval); err != nil {
+				return nil, err
+			}
+		case "timeout":
+			if err := durationInto(d, "revocation.", &rev.Timeout); err != nil {
+				return nil, err
+			}
+		case "max_size":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return nil, d.Errf("pinreport revocation: max_size %q is not a size in bytes, e.g. 10485760", v)
+			}
+			rev.MaxSize = n
+		case "crl":
+			args := d.RemainingArgs()
+			if len(args) != 3 || (args[0] != "spki" && args[0] != "subject") {
+				return nil, d.Errf("pinreport revocation: want crl spki <issuer pin> <url> or crl subject <issuer name> <url>")
+			}
+			m := pinreport.IssuerCRL{URL: args[2]}
+			if args[0] == "spki" {
+				m.IssuerSPKI = args[1]
+			} else {
+				m.IssuerSubject = args[1]
+			}
+			if err := pinreport.CheckIssuerCRL(m); err != nil {
+				return nil, d.Errf("pinreport: revocation: issuer_crls %d: %v", len(rev.IssuerCRLs), err)
+			}
+			rev.IssuerCRLs = append(rev.IssuerCRLs, m)
+		default:
+			return nil, d.Errf("pinreport revocation: unrecognized subdirective %q", d.Val())
+		}
+	}
+	return rev, nil
 }

@@ -288,4 +288,5 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ json.Unmarshaler            = (*Handler)(nil)
+	_ json.Unmarshaler            = (*Redirect)(nil)
 )

@@ -75,6 +75,13 @@ type Redirect struct {
 	logger    *zap.Logger
 }
 
+// UnmarshalJSON decodes the handler's config, naming the field of a bad
+// value by its JSON name, as the hsts handler does.
+func (r *Redirect) UnmarshalJSON(b []byte) error {
+	type plain Redirect // the fields without this method
+	return strictjson.Decode(b, (*plain)(r))
+}
+
 // CaddyModule returns the Caddy module information.
 func (Redirect) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{

@@ -100,7 +100,7 @@ func TestHandlerJSON(t *testing.T) {
 		{`{"maxage": 300}`, `unknown field "maxage"`},
 		{`{"ramp": {"stages": [], "begin": "x"}}`, `unknown field "begin"`},
 		{`{"ramp": {"stages": [{"max_age": 300, "holds": 600}]}}`, `unknown field "holds"`},
-		{`{"include_subdomains": "yes"}`, "cannot unmarshal string"},
+		{`{"include_subdomains": "yes"}`, "a JSON string where true or false is wanted"},
 	} {
 		var h Handler
 		err := json.Unmarshal([]byte(tc.in), &h)

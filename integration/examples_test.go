@@ -199,11 +199,7 @@ func TestExampleProduction(t *testing.T) {
 		defer b.Close()
 		backends = append(backends, strings.TrimPrefix(b.URL, "http://"))
 	}
-	// Caddy's certificate cache outlives reloads, and its renewal ticker
-	// keeps the renew_interval of the config that created it: a config
-	// without a tls app drops the cache, so the example's starts afresh
-	// with the test's 2 s.
-	load(t, expand(`{"admin": {"listen": "localhost:{{admin_port}}"}}`), "json")
+	freshCertCache(t) // the test's renew_interval 2s applies
 	mark := logMark()
 	t.Cleanup(func() {
 		if t.Failed() {

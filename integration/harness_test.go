@@ -116,6 +116,16 @@ var startOnce = sync.OnceValue(func() error {
 	return caddy.Load([]byte(fmt.Sprintf(`{"admin": {"listen": "localhost:%d"}}`, adminPort)), true)
 })
 
+// freshCertCache loads a config without a tls app, so that the next
+// config starts a new certificate cache. Caddy's cache outlives reloads,
+// and its maintenance ticker keeps the renew_interval of the config that
+// created it: a test that needs its own renew_interval (ACME renewals
+// within seconds) calls this first, whatever test ran before it.
+func freshCertCache(t *testing.T) {
+	t.Helper()
+	load(t, expand(`{"admin": {"listen": "localhost:{{admin_port}}"}}`), "json")
+}
+
 // load starts Caddy if needed and loads a Caddyfile (or JSON when
 // adapter is "json"), failing the test if the config is refused or if
 // any listener of the process is outside loopback.

@@ -309,3 +309,40 @@ func dumpPinReportLogs(t *testing.T, mark int64) {
 		}
 	})
 }
+
+// refusedLoad is loadError, retrying a POST that fails in transport: a
+// refused load restores the previous config, restarting the admin server,
+// and the next POST may meet the closing one ("connection reset by peer",
+// seen once in five runs of TestPinReportConfigErrors).
+func refusedLoad(t *testing.T, cfg, adapter string) string {
+	t.Helper()
+	contentType := "application/json"
+	if adapter != "json" {
+		contentType = "text/" + adapter
+	}
+	admin := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var resp *http.Response
+	var err error
+	for attempt := 0; ; attempt++ {
+		resp, err = admin.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), contentType, strings.NewReader(cfg))
+		if err == nil {
+			break
+		}
+		if attempt == 4 {
+			t.Fatalf("posting config: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		t.Fatalf("config was accepted; want it refused:\n%s", cfg)
+	}
+	var apiErr struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &apiErr) == nil && apiErr.Error != "" {
+		return apiErr.Error
+	}
+	return string(body)
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -105,7 +106,7 @@ https:// {
 		ask %s
 	}
 	pinreport {
-		scan_interval 1s
+		scan_interval 1h
 	}
 	tlsguard {
 		mode audit
@@ -166,8 +167,17 @@ https:// {
 
 	// One certificate, one shape: tlsguard describes each certificate of
 	// the inventory with the same facts, found by the same enumeration.
-	rep := inventory(t, "")
-	tg := tlsguardReport(t)
+	// Certificates the previous test's config took out of the cache when
+	// it was cleaned up (without an event) leave the inventory at the
+	// reconcile that config asked for on its way out.
+	var rep pinreport.Report
+	var tg tlsguard.Report
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		rep, tg = inventory(t, ""), tlsguardReport(t)
+		if len(rep.Certificates) == len(tg.Certificates) || time.Now().After(deadline) {
+			break
+		}
+	}
 	for _, c := range rep.Certificates {
 		i := slices.IndexFunc(tg.Certificates, func(g tlsguard.CertReport) bool { return g.SHA256Fingerprint == c.SHA256Fingerprint })
 		if i < 0 {
@@ -203,6 +213,7 @@ https:// {
 		t.Errorf("Android snippet lacks the pin:\n%s", xml)
 	}
 	checkAdminRefusals(t)
+	checkPages(t, len(rep.Certificates))
 
 	// Metrics per certificate, and none left once a site is gone.
 	fams := scrape(t)
@@ -212,9 +223,12 @@ https:// {
 	if v, ok := metricValue(fams, "pinreport_certificate_not_before_timestamp_seconds", map[string]string{"name": manualName, "issuer_kind": "manual"}); !ok || int64(v) != manual.NotBefore.Unix() {
 		t.Errorf("not_before of %s: %v (present %v); want %d", manualName, v, ok, manual.NotBefore.Unix())
 	}
+	// The next config drops the manual site: its certificate leaves the
+	// cache when the old config is cleaned up, without an event, and the
+	// reconcile the old config asks for on its way out drops it.
 	load(t, caddyfile(`
 	pinreport {
-		scan_interval 1s
+		scan_interval 1h
 	}`, fmt.Sprintf(`
 %s {
 	tls internal
@@ -233,6 +247,54 @@ https:// {
 	}
 	if _, ok := metricValue(scrape(t), "pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": internal}); !ok {
 		t.Errorf("the series of %s, still served, is gone", internal)
+	}
+}
+
+// checkPages reads /pinreport/ a certificate at a time, following next
+// (and the Link header), and with filters.
+func checkPages(t *testing.T, total int) {
+	t.Helper()
+	seen := map[string]bool{}
+	path := "/pinreport/?limit=1"
+	for range total + 1 {
+		resp, err := http.Get(fmt.Sprintf("http://localhost:%d%s", adminPort, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep pinreport.Report
+		err = json.NewDecoder(resp.Body).Decode(&rep)
+		resp.Body.Close()
+		if err != nil || len(rep.Certificates) != 1 || rep.Total == nil || *rep.Total != total {
+			t.Fatalf("GET %s: %v, %d certificates, total %v; want 1 of %d", path, err, len(rep.Certificates), rep.Total, total)
+		}
+		seen[rep.Certificates[0].SHA256Fingerprint] = true
+		if rep.Next == "" {
+			break
+		}
+		link := resp.Header.Get("Link")
+		path = "/pinreport/?after=" + rep.Next + "&limit=1"
+		if !strings.Contains(link, "after="+rep.Next) || !strings.HasSuffix(link, `>; rel="next"`) {
+			t.Errorf("Link %q; want the next page", link)
+		}
+	}
+	if len(seen) != total {
+		t.Errorf("%d certificates seen a page at a time; want %d", len(seen), total)
+	}
+	if status, body := adminGet(t, "/pinreport/?issuer_kind=manual&state=ok"); status != http.StatusOK || !strings.Contains(body, `"issuer_kind":"manual"`) || strings.Contains(body, `"issuer_kind":"internal"`) {
+		t.Errorf("manual certificates only: %d %s", status, body)
+	}
+	if status, body := adminGet(t, "/pinreport/?expiring_within=1h"); status != http.StatusOK || !strings.Contains(body, `"certificates":[]`) {
+		t.Errorf("nothing expires within the hour: %d %s", status, body)
+	}
+	for path, want := range map[string]string{
+		"/pinreport/?limit=5000":        `limit \"5000\" is not a number from 1 to 1000`,
+		"/pinreport/?state=bad":         `state \"bad\" is not ok, warning, critical or expired`,
+		"/pinreport/?after=garbage":     "is not a cursor",
+		"/pinreport/?expiring_within=x": `expiring_within \"x\" is not a positive duration`,
+	} {
+		if status, body := adminGet(t, path); status != http.StatusBadRequest || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d %s; want 400 saying %s", path, status, body, want)
+		}
 	}
 }
 
@@ -288,7 +350,7 @@ func TestPinReportConfigErrors(t *testing.T) {
 	}`, ""), "caddyfile", []string{"pinreport", `"sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=": only SHA-256 pins are supported`, "Caddyfile:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := loadError(t, tc.cfg, tc.adapter)
+			got := refusedLoad(t, tc.cfg, tc.adapter)
 			t.Log(got)
 			for _, want := range tc.want {
 				if !strings.Contains(got, strings.ReplaceAll(want, `\"`, `"`)) && !strings.Contains(got, want) {

@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/hardtls/caddy-hardtls/internal/adminapi"
-	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
 func init() {
@@ -20,14 +19,16 @@ func init() {
 
 // adminAPI serves the inventory on Caddy's admin endpoint:
 //
-//	GET /pinreport/        every certificate
+//	GET /pinreport/        the certificates, a page at a time
 //	GET /pinreport/<name>  the certificates that serve one name
 //
 // as JSON, or with ?format=tlsa (zone-file TLSA records; ?port= and
 // ?proto= set the owner name, by default the http app's https_port and
-// tcp), ?format=okhttp (an
-// OkHttp CertificatePinner) or ?format=android (a network security config
-// <pin-set>). It is read-only and holds no key material.
+// tcp), ?format=okhttp (an OkHttp CertificatePinner) or ?format=android
+// (a network security config <pin-set>). Pages hold ?limit= certificates
+// (100 by default, at most 1000) after the cursor ?after= (the previous
+// page's next), and ?state=, ?issuer_kind= and ?expiring_within= filter
+// them. It is read-only and holds no key material.
 type adminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -85,20 +86,44 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	entries, scannedAt := a.state.sortedSnapshot()
-	if name != "" {
-		entries = entriesFor(entries, name)
-		if len(entries) == 0 {
-			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no certificate in the cache serves %q", name)}
-		}
+	pq, err := parsePageQuery(q)
+	if err != nil {
+		return badRequest("%v", err)
 	}
 	now := a.now()
+	scannedAt, _ := a.state.inv.times()
+	var entries []*entry
+	rep := Report{GeneratedAt: now, ScannedAt: scannedAt, Name: name}
+	if name != "" {
+		deadline := now.Add(pq.within)
+		for _, e := range a.state.inv.lookupEntries(name, a.lookupFunc()) {
+			if pq.matches(e, deadline) {
+				entries = append(entries, e)
+			}
+		}
+		if len(entries) == 0 {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no certificate in the cache serves %q (with the filters asked for)", name)}
+		}
+	} else {
+		pg := a.state.inv.page(pq, now)
+		entries = pg.entries
+		if pg.total >= 0 {
+			rep.Total = &pg.total
+		}
+		if pg.next != nil {
+			rep.Next = pg.next.encode()
+			next := *r.URL
+			nq := next.Query()
+			nq.Set("after", rep.Next)
+			next.RawQuery = nq.Encode()
+			w.Header().Set("Link", "<"+next.RequestURI()+`>; rel="next"`)
+		}
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	var err error
 	switch format {
 	case "", "json":
 		w.Header().Set("Content-Type", "application/json")
-		err = reporter{thresholds: a.thresholds, rules: a.rules, state: a.state}.writeJSON(bw, name, entries, scannedAt, now)
+		err = a.reporter().writeJSON(bw, rep, entries)
 	case "tlsa":
 		w.Header().Set("Content-Type", "text/dns; charset=utf-8")
 		err = writeTLSA(bw, entries, port, proto, now)
@@ -117,15 +142,23 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
+// reporter renders entries with the app's config.
+func (a *App) reporter() reporter {
+	r := reporter{thresholds: a.thresholds, rules: a.rules, renewals: a.state.renewals}
+	if a.revocation != nil {
+		r.inv = a.state.inv
+	}
+	return r
+}
+
 // httpsPort is the port the config serves HTTPS on, the default port of
 // the TLSA records: the http app's https_port, 443 unless it says
 // otherwise.
 func (a *App) httpsPort() int {
-	httpApp, _, err := certs.Apps(a.ctx)
-	if err != nil || httpApp == nil || httpApp.HTTPSPort == 0 {
+	if a.httpApp == nil || a.httpApp.HTTPSPort == 0 {
 		return caddyhttp.DefaultHTTPSPort
 	}
-	return httpApp.HTTPSPort
+	return a.httpApp.HTTPSPort
 }
 
 func badRequest(format string, args ...any) error {

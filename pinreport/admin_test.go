@@ -26,7 +26,7 @@ func adminApp(t testing.TB) (*App, *testCA) {
 	if a.rules, err = compilePins(map[string][]string{"a.example": {SPKIPin(ca.inter).String(), Pin{1}.String()}}); err != nil {
 		t.Fatal(err)
 	}
-	a.scan()
+	reconcile(a)
 	return a, ca
 }
 
@@ -138,8 +138,7 @@ func TestAdminErrors(t *testing.T) {
 
 func TestAdminTextFormats(t *testing.T) {
 	a, ca := adminApp(t)
-	sorted, _ := a.state.sortedSnapshot()
-	leaf := sorted[0] // *.w.example sorts first
+	leaf := a.state.inv.all()[0] // *.w.example sorts first
 	for _, tc := range []struct {
 		target string
 		want   []string

@@ -24,10 +24,11 @@ const (
 	numLevels
 )
 
+// levelNames are the state names used in the report and the metrics.
+var levelNames = [numLevels]string{"ok", "warning", "critical", "expired"}
+
 // String returns the state name used in the report and the metrics.
-func (l level) String() string {
-	return [...]string{"ok", "warning", "critical", "expired"}[l]
-}
+func (l level) String() string { return levelNames[l] }
 
 // Severity ranks alerts on the scale every hardtls module reports with;
 // the webhook sends those at or above its min_severity.
@@ -55,16 +56,17 @@ func parseSeverity(s string) (Severity, error) {
 
 // Alert events.
 const (
-	EventRenewalOverdue = "renewal_overdue" // past its renewal point, not renewed
-	EventExpiryWarning  = "expiry_warning"  // under the configured warning_before
-	EventExpiryCritical = "expiry_critical" // close to expiry
-	EventExpired        = "expired"
-	EventRenewalFailed  = "renewal_failed"
-	EventObtainFailed   = "obtain_failed"
-	EventRevoked        = "revoked"
-	EventPinChanged     = "pin_changed"
-	EventPinMismatch    = "pin_mismatch"
-	EventRenewed        = "renewed" // a newer certificate replaced one with the same names
+	EventRenewalOverdue    = "renewal_overdue" // past its renewal point, not renewed
+	EventExpiryWarning     = "expiry_warning"  // under the configured warning_before
+	EventExpiryCritical    = "expiry_critical" // close to expiry
+	EventExpired           = "expired"
+	EventRenewalFailed     = "renewal_failed"
+	EventObtainFailed      = "obtain_failed"
+	EventRevoked           = "revoked"            // by a CRL, a stapled OCSP response or certmagic's OCSP check
+	EventRevocationUnknown = "revocation_unknown" // the CRL or staple gives no trustworthy answer
+	EventPinChanged        = "pin_changed"
+	EventPinMismatch       = "pin_mismatch"
+	EventRenewed           = "renewed" // a newer certificate replaced one with the same names
 )
 
 // Alert is one notification: a log line and, with a webhook, the JSON
@@ -75,7 +77,7 @@ type Alert struct {
 	ID string `json:"id"`
 	// Event is one of renewed (info), renewal_overdue, expiry_warning,
 	// expiry_critical, expired, renewal_failed, obtain_failed, revoked,
-	// pin_changed and pin_mismatch.
+	// revocation_unknown, pin_changed and pin_mismatch.
 	Event    string    `json:"event"`
 	Severity Severity  `json:"severity"`
 	Time     time.Time `json:"time"`
@@ -92,6 +94,16 @@ type Alert struct {
 	// OldPin and NewPin are the leaf pins before and after a renewal.
 	OldPin string `json:"old_pin,omitempty"`
 	NewPin string `json:"new_pin,omitempty"`
+	// RevocationSource says what found a certificate revoked: crl,
+	// ocsp_staple (the OCSP response Caddy staples) or ocsp (certmagic's
+	// own OCSP check). CRL is the CRL's URL.
+	RevocationSource string     `json:"revocation_source,omitempty"`
+	CRL              string     `json:"crl,omitempty"`
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	// RevocationReason is the RFC 5280 §5.3.1 reason, e.g. keyCompromise.
+	RevocationReason string `json:"revocation_reason,omitempty"`
+	// Fix says what to do about it.
+	Fix string `json:"fix,omitempty"`
 
 	Certificate *AlertCertificate `json:"certificate,omitempty"`
 }
@@ -137,33 +149,91 @@ func defaultGrace(lifetime time.Duration) time.Duration {
 
 // level returns the level of e at now and why.
 func (t thresholds) level(e *entry, now time.Time) (level, string) {
-	notAfter := e.Leaf.NotAfter
+	lvl := t.levelAt(e, now)
+	return lvl, t.why(e, lvl)
+}
+
+// levelAt returns the level of e at now.
+func (t thresholds) levelAt(e *entry, now time.Time) level {
+	return t.levelOf(e.Leaf.NotBefore, e.Leaf.NotAfter, e.renewAt, now)
+}
+
+// levelOf returns the level at now of a certificate valid from notBefore
+// to notAfter that is expected to be renewed at renewAt.
+func (t thresholds) levelOf(notBefore, notAfter, renewAt, now time.Time) level {
 	remaining := notAfter.Sub(now)
-	lifetime := e.Lifetime()
-	if !now.Before(notAfter) {
-		return levelExpired, "certificate has expired"
-	}
-	if t.criticalBefore > 0 {
-		if remaining < t.criticalBefore {
-			return levelCritical, fmt.Sprintf("less than critical_before (%s) remains", t.criticalBefore)
-		}
-	} else if remaining < criticalWindow(lifetime) {
-		return levelCritical, fmt.Sprintf("less than %s of its %s lifetime remains", criticalWindow(lifetime), lifetime.Round(time.Second))
-	}
-	if t.warningBefore > 0 {
+	lifetime := notAfter.Sub(notBefore)
+	switch {
+	case !now.Before(notAfter):
+		return levelExpired
+	case t.criticalBefore > 0 && remaining < t.criticalBefore,
+		t.criticalBefore <= 0 && remaining < criticalWindow(lifetime):
+		return levelCritical
+	case t.warningBefore > 0:
 		if remaining < t.warningBefore {
-			return levelWarning, fmt.Sprintf("less than warning_before (%s) remains", t.warningBefore)
+			return levelWarning
 		}
-		return levelOK, ""
+		return levelOK
+	case now.After(renewAt.Add(t.graceFor(lifetime))):
+		return levelWarning
 	}
-	grace := t.grace
-	if grace <= 0 {
-		grace = defaultGrace(lifetime)
+	return levelOK
+}
+
+// why says why e is at lvl.
+func (t thresholds) why(e *entry, lvl level) string {
+	lifetime := e.Lifetime()
+	switch lvl {
+	case levelExpired:
+		return "certificate has expired"
+	case levelCritical:
+		if t.criticalBefore > 0 {
+			return fmt.Sprintf("less than critical_before (%s) remains", t.criticalBefore)
+		}
+		return fmt.Sprintf("less than %s of its %s lifetime remains", criticalWindow(lifetime), lifetime.Round(time.Second))
+	case levelWarning:
+		if t.warningBefore > 0 {
+			return fmt.Sprintf("less than warning_before (%s) remains", t.warningBefore)
+		}
+		return fmt.Sprintf("past its renewal point (%s) by more than %s without a renewal", e.renewAt.UTC().Format(time.RFC3339), t.graceFor(lifetime))
 	}
-	if now.After(e.renewAt.Add(grace)) {
-		return levelWarning, fmt.Sprintf("past its renewal point (%s) by more than %s without a renewal", e.renewAt.UTC().Format(time.RFC3339), grace)
+	return ""
+}
+
+// graceFor is the renewal grace of a certificate with the given lifetime.
+func (t thresholds) graceFor(lifetime time.Duration) time.Duration {
+	if t.grace > 0 {
+		return t.grace
 	}
-	return levelOK, ""
+	return defaultGrace(lifetime)
+}
+
+// nextChange returns the first instant after now at which the level of
+// e rises, or the zero time when it never will (it has expired). Each
+// threshold is the first instant its condition holds: level compares
+// strictly, so that is one nanosecond past the boundary.
+func (t thresholds) nextChange(e *entry, now time.Time) time.Time {
+	notAfter := e.Leaf.NotAfter
+	lifetime := e.Lifetime()
+	warn := e.renewAt.Add(t.graceFor(lifetime) + 1)
+	if t.warningBefore > 0 {
+		warn = notAfter.Add(-t.warningBefore + 1)
+	}
+	crit := notAfter.Add(-criticalWindow(lifetime) + 1)
+	if t.criticalBefore > 0 {
+		crit = notAfter.Add(-t.criticalBefore + 1)
+	}
+	cur := t.levelAt(e, now)
+	var next time.Time
+	for _, at := range [...]time.Time{warn, crit, notAfter} {
+		if !at.After(now) || (!next.IsZero() && !at.Before(next)) {
+			continue
+		}
+		if t.levelAt(e, at) > cur {
+			next = at
+		}
+	}
+	return next
 }
 
 // expiryAlert builds the alert for a certificate reaching lvl.
@@ -223,8 +293,20 @@ func logAlert(logger *zap.Logger, al Alert) {
 	if al.OldPin != "" || al.NewPin != "" {
 		fields = append(fields, zap.String("old_pin", al.OldPin), zap.String("new_pin", al.NewPin))
 	}
+	if al.RevocationSource != "" {
+		fields = append(fields, zap.String("revocation_source", al.RevocationSource), zap.String("revocation_reason", al.RevocationReason))
+		if al.CRL != "" {
+			fields = append(fields, zap.String("crl", al.CRL))
+		}
+		if al.RevokedAt != nil {
+			fields = append(fields, zap.Time("revoked_at", *al.RevokedAt))
+		}
+	}
 	if al.Detail != "" {
 		fields = append(fields, zap.String("detail", al.Detail))
+	}
+	if al.Fix != "" {
+		fields = append(fields, zap.String("fix", al.Fix))
 	}
 	if al.Error != "" {
 		fields = append(fields, zap.String("error", al.Error))

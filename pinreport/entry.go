@@ -1,8 +1,8 @@
 package pinreport
 
 import (
+	"hash/maphash"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -21,19 +21,32 @@ const (
 	KindInternal = certs.KindInternal
 )
 
+// numKinds is the number of issuer kinds.
+const numKinds = int(KindInternal) + 1
+
 // entry is the inventory's record of one cached certificate: its facts,
 // computed once when the certificate is first seen, and the inventory's
-// bookkeeping. A renewal is a new certificate, hence a new entry.
+// bookkeeping. A renewal is a new certificate, hence a new entry. The
+// facts never change; the bookkeeping belongs to the inventory and is
+// guarded by its lock.
 type entry struct {
 	certs.Facts
-	slot    string    // kind and sorted names; stays the same across renewals
+	slot    uint64    // kind and sorted names, hashed; stays the same across renewals
 	renewAt time.Time // expected renewal point
 
-	// Scan-only fields, guarded by state.scanMu.
-	gen        uint64   // the last scan that saw the entry
+	// The inventory's bookkeeping.
+	gen        uint32   // the last reconcile or lookup that saw the entry
+	level      level    // the expiry level as of the last change the schedule saw
 	alerted    level    // the highest expiry level alerted
+	heapAt     int32    // index in the schedule; -1 when not scheduled
+	nextAt     int64    // when the level next changes, Unix nanoseconds; 0 never
 	mismatched []string // patterns whose pin mismatch was alerted
+	rev        revState
 }
+
+// slotSeed keys the hash of slots; it lives as long as the process, as
+// the inventory does.
+var slotSeed = maphash.MakeSeed()
 
 // newEntry computes the entry of a certificate with a parsed leaf. ratio
 // is the renewal window ratio that applies to it (certmagic's
@@ -41,12 +54,13 @@ type entry struct {
 // remains), used when the CA gave no ARI renewal time.
 func newEntry(cert *certmagic.Certificate, o certs.Origin, ratio float64, in *certs.Interner) *entry {
 	e := &entry{
-		Facts: certs.NewFacts(cert, o, in),
-		slot:  o.Kind.String() + "|" + slotOf(cert.Names),
+		Facts:  certs.NewFacts(cert, o, in),
+		slot:   slotOf(o.Kind, cert.Names),
+		heapAt: -1,
 	}
 	e.renewAt = renewalPoint(cert.Leaf.NotBefore, cert.Leaf.NotAfter, ratio)
-	if !o.ARIAt.IsZero() {
-		e.renewAt = o.ARIAt
+	if !o.ARI.IsZero() {
+		e.renewAt = o.ARI.At()
 	}
 	return e
 }
@@ -59,12 +73,31 @@ func renewalPoint(notBefore, notAfter time.Time, ratio float64) time.Time {
 }
 
 // slotOf names the place a certificate holds in the cache, which a
-// renewal keeps: its sorted names.
-func slotOf(names []string) string {
-	if slices.IsSorted(names) {
-		return strings.Join(names, ",")
+// renewal keeps: its kind and sorted names, as a 64-bit hash (the
+// inventory compares the names too, so a collision costs nothing but a
+// missed renewal alert).
+func slotOf(kind IssuerKind, names []string) uint64 {
+	if !slices.IsSorted(names) {
+		names = slices.Sorted(slices.Values(names))
 	}
-	sorted := slices.Clone(names)
-	slices.Sort(sorted)
-	return strings.Join(sorted, ",")
+	var h maphash.Hash
+	h.SetSeed(slotSeed)
+	h.WriteByte(byte(kind))
+	for _, n := range names {
+		h.WriteString(n)
+		h.WriteByte(0)
+	}
+	return h.Sum64()
+}
+
+// sameSlot reports whether a and b hold the same slot: same kind, same
+// set of names.
+func sameSlot(a, b *entry) bool {
+	if a.slot != b.slot || a.Kind != b.Kind || len(a.Names) != len(b.Names) {
+		return false
+	}
+	if slices.Equal(a.Names, b.Names) {
+		return true
+	}
+	return slices.Equal(slices.Sorted(slices.Values(a.Names)), slices.Sorted(slices.Values(b.Names)))
 }

@@ -29,8 +29,8 @@ func TestNewEntryKnownCertificate(t *testing.T) {
 	if _, ok := e.IssuerPin(); ok {
 		t.Error("issuerPin of a certificate served without its issuer")
 	}
-	if e.slot != "manual|pin.example,www.pin.example" {
-		t.Errorf("slot %q", e.slot)
+	if e.slot != slotOf(KindManual, []string{"www.pin.example", "pin.example"}) {
+		t.Errorf("slot %x; want the slot of the same names in any order", e.slot)
 	}
 }
 
@@ -58,7 +58,7 @@ func TestNewEntryARIWins(t *testing.T) {
 	tlsCert := ca.leaf(t, []string{"a.example"}, now, now.Add(90*24*time.Hour), nil)
 	cert := certmagic.Certificate{Certificate: tlsCert, Names: []string{"a.example"}}
 	ari := now.Add(50 * 24 * time.Hour)
-	e := newEntry(&cert, certs.Origin{Kind: KindACME, ARIAt: ari}, 0, certs.NewInterner())
+	e := newEntry(&cert, certs.Origin{Kind: KindACME, ARI: certs.NewARI(ari, time.Time{}, time.Time{})}, 0, certs.NewInterner())
 	if !e.renewAt.Equal(ari) {
 		t.Errorf("renewAt %s; want the ARI time %s", e.renewAt, ari)
 	}
@@ -69,12 +69,27 @@ func TestNewEntryARIWins(t *testing.T) {
 }
 
 func TestSlot(t *testing.T) {
-	if got := slotOf([]string{"b.example", "a.example"}); got != "a.example,b.example" {
-		t.Errorf("slotOf unsorted names = %q", got)
+	if slotOf(KindACME, []string{"b.example", "a.example"}) != slotOf(KindACME, []string{"a.example", "b.example"}) {
+		t.Error("the slot depends on the order of the names")
+	}
+	for _, other := range []uint64{
+		slotOf(KindManual, []string{"a.example", "b.example"}),
+		slotOf(KindACME, []string{"a.example"}),
+		slotOf(KindACME, []string{"a.exampleb.example"}),
+	} {
+		if other == slotOf(KindACME, []string{"a.example", "b.example"}) {
+			t.Error("another kind or other names share a slot")
+		}
 	}
 	names := []string{"b.example", "a.example"}
-	slotOf(names)
+	slotOf(KindACME, names)
 	if names[0] != "b.example" {
 		t.Error("slotOf sorted the certificate's own names slice")
+	}
+	mk := func(kind IssuerKind, names ...string) *entry {
+		return &entry{Facts: certs.Facts{Names: names, Origin: certs.Origin{Kind: kind}}, slot: slotOf(kind, names)}
+	}
+	if !sameSlot(mk(KindACME, "a", "b"), mk(KindACME, "b", "a")) || sameSlot(mk(KindACME, "a"), mk(KindManual, "a")) {
+		t.Error("sameSlot")
 	}
 }

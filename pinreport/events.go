@@ -2,8 +2,10 @@ package pinreport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
@@ -11,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/revocation"
 )
 
 func init() {
@@ -18,9 +21,14 @@ func init() {
 }
 
 // EventHandler feeds certificate events to the pinreport app. The app
-// subscribes one itself, so configuring it is not needed; one configured
-// in the events app finds the pinreport app of its config when an event
-// arrives, and an event handled twice counts once.
+// subscribes one itself, so configuring it is not needed for most
+// configs. One configured in the events app makes sure no certificate the
+// config loads goes unannounced: Caddy provisions its apps in no set
+// order, and when the tls app comes before the pinreport app, it loads
+// the config's certificates (and announces them) before the app has
+// subscribed. The tls app provisions the events app first, and the events
+// app its handlers: this one then provisions the config's pinreport app,
+// which subscribes in time. An event handled twice counts once.
 type EventHandler struct {
 	app *App
 }
@@ -33,32 +41,39 @@ func (EventHandler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Handle records the event; it never aborts it. Events are emitted
-// synchronously by certificate management, so the work here is quick:
-// the inventory is rescanned in the background.
-func (h *EventHandler) Handle(ctx context.Context, e caddy.Event) error {
-	app := h.app
-	if app == nil {
-		cctx, ok := ctx.(caddy.Context)
-		if !ok {
-			return nil
-		}
-		v, err := cctx.AppIfConfigured("pinreport")
-		if err != nil {
-			return nil
-		}
-		if app, ok = v.(*App); !ok {
-			return nil
-		}
+// Provision finds, and provisions if it has not been yet, the pinreport
+// app of the config, for a handler configured in the events app. Without
+// a pinreport app the handler does nothing.
+func (h *EventHandler) Provision(ctx caddy.Context) error {
+	if h.app != nil {
+		return nil
 	}
-	app.handleEvent(e)
+	v, err := ctx.AppIfConfigured("pinreport")
+	switch {
+	case errors.Is(err, caddy.ErrNotConfigured):
+		return nil
+	case err != nil:
+		return err
+	}
+	h.app, _ = v.(*App)
 	return nil
 }
 
-// handleEvent updates the renewal status, counters and observed names
-// from one event and raises the alerts it calls for.
+// Handle records the event; it never aborts it. Events are emitted
+// synchronously by certificate management, so the work here is quick:
+// the names an event announces are queued, and the app's loop looks them
+// up shortly after (the cache may not hold the certificate yet).
+func (h *EventHandler) Handle(_ context.Context, e caddy.Event) error {
+	if h.app != nil {
+		h.app.handleEvent(e)
+	}
+	return nil
+}
+
+// handleEvent updates the renewal status and counters from one event,
+// queues the names it announces and raises the alerts it calls for.
 func (a *App) handleEvent(e caddy.Event) {
-	if a.state == nil || a.state.seenEvent(e.ID().String()) {
+	if a.state == nil || a.state.recent.seen(e.ID().String()) {
 		return
 	}
 	switch e.Name() {
@@ -70,8 +85,7 @@ func (a *App) handleEvent(e caddy.Event) {
 		a.certRevoked(e)
 	case "cached_managed_cert", "cached_unmanaged_cert":
 		sans, _ := e.Data["sans"].([]string)
-		a.state.observe(sans)
-		a.requestScan()
+		a.state.pending.add(sans, a.now())
 	}
 }
 
@@ -79,39 +93,31 @@ func (a *App) certObtained(e caddy.Event) {
 	id, _ := e.Data["identifier"].(string)
 	issuer, _ := e.Data["issuer"].(string)
 	renewal, _ := e.Data["renewal"].(bool)
-	s := a.state
-	s.mu.Lock()
-	st := s.nameStatusLocked(id)
-	st.lastObtained, st.issuerKey, st.failures = e.Timestamp(), issuer, 0
-	s.mu.Unlock()
+	a.state.renewals.obtained(id, e.Timestamp())
 	if renewal {
-		s.renewals.Add(1)
+		a.state.counts.inc(countRenewals)
 	}
 	a.logger.Debug("certificate obtained",
 		zap.String("identifier", id),
 		zap.String("issuer", issuer),
 		zap.Bool("renewal", renewal))
-	a.requestScan()
+	// certmagic emits cert_obtained before the cache holds the new
+	// certificate, and a renewal is announced by no other event.
+	a.state.pending.add([]string{id}, a.now())
 }
 
 func (a *App) certFailed(e caddy.Event) {
 	id, _ := e.Data["identifier"].(string)
 	renewal, _ := e.Data["renewal"].(bool)
 	errText := eventError(e.Data["error"])
-	s := a.state
-	s.mu.Lock()
-	st := s.nameStatusLocked(id)
-	st.lastFailure, st.lastError = e.Timestamp(), errText
-	st.failures++
-	streak := st.failures
-	s.mu.Unlock()
+	streak := a.state.renewals.failed(id, errText, e.Timestamp())
 
 	event, sev, msg := EventObtainFailed, SeverityCritical, "certificate obtain failed"
 	if renewal {
-		s.renewalFailures.Add(1)
+		a.state.counts.inc(countRenewalFailures)
 		event, sev, msg = EventRenewalFailed, SeverityWarning, "certificate renewal failed"
 	} else {
-		s.obtainFailures.Add(1)
+		a.state.counts.inc(countObtainFailures)
 	}
 	if streak > 1 {
 		// certmagic retries with backoff; alert on the first failure of
@@ -131,12 +137,23 @@ func (a *App) certFailed(e caddy.Event) {
 }
 
 func (a *App) certRevoked(e caddy.Event) {
-	a.state.revocations.Add(1)
+	cert, ok := e.Data["certificate"].(certmagic.Certificate)
+	if ok && cert.Leaf != nil && !a.state.inv.markRevoked(cert.Hash()) {
+		return // a CRL or the staple told already
+	}
+	a.state.counts.revoked(revocationSourceOCSP)
 	al := newAlert(EventRevoked, SeverityCritical, a.now(), "certificate revoked")
-	if cert, ok := e.Data["certificate"].(certmagic.Certificate); ok && cert.Leaf != nil {
+	al.RevocationSource = revocationSourceOCSP
+	if reason, ok := e.Data["reason"].(int); ok {
+		al.RevocationReason = revocation.Reason(reason).String()
+	}
+	if at, ok := e.Data["revoked_at"].(time.Time); ok {
+		al.RevokedAt = timeOrNil(at)
+	}
+	if ok && cert.Leaf != nil {
 		facts := certs.NewFacts(&cert, certs.Origin{}, certs.NewInterner())
 		al.Certificate = alertCertificate(&facts, al.Time)
-		al.Detail = fmt.Sprintf("OCSP reports the certificate revoked (reason %v); certmagic renews it now", e.Data["reason"])
+		al.Detail = fmt.Sprintf("the OCSP responder says the certificate was revoked (reason %v); certmagic replaces a managed certificate revoked by OCSP itself", e.Data["reason"])
 	}
 	if subjects, ok := e.Data["subjects"].([]string); ok && len(subjects) > 0 {
 		al.Identifier = subjects[0]
@@ -146,8 +163,7 @@ func (a *App) certRevoked(e caddy.Event) {
 
 // current returns the entry an identifier is served with, if any.
 func (a *App) current(id string) *entry {
-	entries, _ := a.state.snapshot()
-	if found := entriesFor(entries, id); len(found) > 0 {
+	if found := a.state.inv.lookupEntries(id, a.lookupFunc()); len(found) > 0 {
 		return found[0]
 	}
 	return nil
@@ -166,4 +182,7 @@ func eventError(v any) string {
 }
 
 // Interface guards
-var _ caddyevents.Handler = (*EventHandler)(nil)
+var (
+	_ caddyevents.Handler = (*EventHandler)(nil)
+	_ caddy.Provisioner   = (*EventHandler)(nil)
+)

@@ -2,7 +2,11 @@ package pinreport
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -32,16 +36,14 @@ func TestEventsRenewalStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if a.state.renewals.Load() != 1 {
-		t.Errorf("renewals %d after one renewal event delivered twice, want 1", a.state.renewals.Load())
+	if a.state.counts.get(countRenewals) != 1 {
+		t.Errorf("renewals %d after one renewal event delivered twice, want 1", a.state.counts.get(countRenewals))
 	}
-	if st := a.state.status([]string{"a.example"}); st.lastObtained.IsZero() || st.issuerKey != "acme-ca" {
+	if st := a.state.renewals.status([]string{"a.example"}); st.lastObtained.IsZero() {
 		t.Errorf("status after cert_obtained: %+v", st)
 	}
-	select {
-	case <-a.trigger:
-	default:
-		t.Error("cert_obtained did not ask for a scan")
+	if due := a.state.pending.take(time.Now().Add(time.Hour)); len(due) != 1 || due[0].name != "a.example" {
+		t.Errorf("cert_obtained queued %v for lookup; want a.example", due)
 	}
 
 	fail := func() {
@@ -56,8 +58,8 @@ func TestEventsRenewalStatus(t *testing.T) {
 	}
 	fail()
 	fail()
-	if a.state.renewalFailures.Load() != 2 {
-		t.Errorf("renewal failures %d, want 2", a.state.renewalFailures.Load())
+	if a.state.counts.get(countRenewalFailures) != 2 {
+		t.Errorf("renewal failures %d, want 2", a.state.counts.get(countRenewalFailures))
 	}
 	alerts := logs.FilterMessage("certificate renewal failed").All()
 	if len(alerts) != 1 {
@@ -66,7 +68,7 @@ func TestEventsRenewalStatus(t *testing.T) {
 	if f := alerts[0].ContextMap(); f["error"] != "connection refused" || f["identifier"] != "a.example" || f["event"] != EventRenewalFailed {
 		t.Errorf("alert fields %v", f)
 	}
-	st := a.state.status([]string{"a.example"})
+	st := a.state.renewals.status([]string{"a.example"})
 	if st.failures != 2 || st.lastError != "connection refused" {
 		t.Errorf("status after failures: %+v", st)
 	}
@@ -79,18 +81,37 @@ func TestEventsRenewalStatus(t *testing.T) {
 	}
 
 	h.Handle(ctx, newEvent(t, "cert_failed", map[string]any{"identifier": "new.example", "renewal": false, "error": errors.New("rate limited")}))
-	if a.state.obtainFailures.Load() != 1 || len(logs.FilterMessage("certificate obtain failed").All()) != 1 {
-		t.Errorf("obtain failure: counted %d, logged %d", a.state.obtainFailures.Load(), len(logs.FilterMessage("certificate obtain failed").All()))
+	if a.state.counts.get(countObtainFailures) != 1 || len(logs.FilterMessage("certificate obtain failed").All()) != 1 {
+		t.Errorf("obtain failure: counted %d, logged %d", a.state.counts.get(countObtainFailures), len(logs.FilterMessage("certificate obtain failed").All()))
 	}
 }
 
-func TestEventsObserveCachedNames(t *testing.T) {
+func TestEventsQueueCachedNames(t *testing.T) {
 	tc := newTestCache(t)
 	a, _ := testApp(t, tc)
+	now := time.Now()
 	a.handleEvent(newEvent(t, "cached_managed_cert", map[string]any{"sans": []string{"od.example"}}))
-	a.handleEvent(newEvent(t, "cached_unmanaged_cert", map[string]any{"sans": []string{"file.example"}}))
-	if names := a.state.observedNames(); len(names) != 2 {
-		t.Errorf("observed %v; want both names", names)
+	a.handleEvent(newEvent(t, "cached_unmanaged_cert", map[string]any{"sans": []string{"file.example", ""}}))
+	// The cache may not hold the certificate yet (cached_unmanaged_cert
+	// comes first): the first lookup waits a little.
+	if due := a.state.pending.take(now); len(due) != 0 {
+		t.Errorf("%v due at once; want a short wait", due)
+	}
+	due := a.state.pending.take(now.Add(time.Hour))
+	if len(due) != 2 {
+		t.Fatalf("queued %v; want both names", due)
+	}
+	// A name whose certificate was not found is looked up again, twice.
+	for i := range len(lookupDelays) - 1 {
+		a.state.pending.retry(due[0])
+		due = a.state.pending.take(now.Add(time.Hour))
+		if len(due) != 1 || int(due[0].attempt) != i+1 {
+			t.Fatalf("retry %d: %v", i+1, due)
+		}
+	}
+	a.state.pending.retry(due[0])
+	if due := a.state.pending.take(now.Add(time.Hour)); len(due) != 0 {
+		t.Errorf("looked up again after the last retry: %v", due)
 	}
 }
 
@@ -104,8 +125,8 @@ func TestEventsRevoked(t *testing.T) {
 		"subjects": []string{"r.example"}, "certificate": cert, "reason": 1, "revoked_at": now,
 	}))
 	got := logs.FilterMessage("certificate revoked").All()
-	if len(got) != 1 || a.state.revocations.Load() != 1 {
-		t.Fatalf("revocation: %d alerts, %d counted", len(got), a.state.revocations.Load())
+	if len(got) != 1 || a.state.counts.revokedCount(revocationSourceOCSP) != 1 {
+		t.Fatalf("revocation: %d alerts, %d counted", len(got), a.state.counts.revokedCount(revocationSourceOCSP))
 	}
 	if f := got[0].ContextMap(); f["serial"] != certs.SerialHex(cert.Leaf) || f["identifier"] != "r.example" {
 		t.Errorf("revocation alert fields %v", f)
@@ -124,5 +145,64 @@ func TestEventHandlerWithoutApp(t *testing.T) {
 	}
 	if (EventHandler{}).CaddyModule().ID != "events.handlers.pinreport" {
 		t.Error("module ID")
+	}
+	// Configured in a config without a pinreport app: nothing to feed.
+	if err := h.Provision(provisionContext(t)); err != nil || h.app != nil {
+		t.Errorf("Provision without a pinreport app: %v, app %v", err, h.app)
+	}
+}
+
+// TestConfiguredHandlerSubscribesInTime: the tls app announces the
+// certificates it loads while it provisions. With the handler wired in
+// the events app, the pinreport app hears of them whichever app Caddy
+// provisions first; without it, only when the pinreport app comes first.
+func TestConfiguredHandlerSubscribesInTime(t *testing.T) {
+	ca := newTestCA(t, "early")
+	now := time.Now()
+	for _, wired := range []bool{true, false} {
+		heard := 0
+		const loads = 40
+		for i := range loads {
+			name := fmt.Sprintf("file%d.early.example", i)
+			cert := ca.leaf(t, []string{name}, now, now.Add(time.Hour), nil)
+			certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+			keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+			tlsApp, _ := json.Marshal(map[string]any{"certificates": map[string]any{"load_pem": []map[string]string{{"certificate": string(certPEM), "key": string(keyPEM)}}}})
+			apps := caddy.ModuleMap{"tls": tlsApp, "pinreport": json.RawMessage(`{}`)}
+			if wired {
+				apps["events"] = json.RawMessage(`{"subscriptions": [{"events": ["cached_unmanaged_cert"], "handlers": [{"handler": "pinreport"}]}]}`)
+			}
+			ctx, err := caddy.ProvisionContext(&caddy.Config{AppsRaw: apps})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := ctx.App("pinreport")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := v.(*App)
+			for _, n := range a.state.pending.take(now.Add(time.Hour)) {
+				if n.name == name {
+					heard++
+				}
+			}
+			if err := a.Cleanup(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		switch {
+		case wired && heard != loads:
+			t.Errorf("wired in the events app: heard of %d certificates of %d", heard, loads)
+		case !wired && heard == loads:
+			// Caddy's order is random, and the tls app is rarely
+			// provisioned last: if every certificate was heard of, the
+			// test does not show why the handler is wired.
+			t.Errorf("not wired: heard of %d certificates of %d; want some missed", heard, loads)
+		}
+		t.Logf("wired %v: heard of %d certificates of %d", wired, heard, loads)
 	}
 }

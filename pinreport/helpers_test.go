@@ -5,6 +5,8 @@ import (
 	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -74,20 +76,37 @@ func mustLeaf(tb testing.TB, tc *testCache, name string) *x509.Certificate {
 }
 
 // testApp returns an app wired to a test cache, a fresh state and an
-// observed logger, without a Caddy config: scans look up names.
+// observed logger, without a Caddy config: reconciles look names up as
+// if the config served them.
 func testApp(tb testing.TB, tc *testCache, names ...string) (*App, *observer.ObservedLogs) {
 	tb.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	a := &App{
-		ScanInterval: 0,
-		logger:       zap.New(core),
-		now:          time.Now,
-		lookup:       tc.cache.AllMatchingCertificates,
-		state:        newState(),
-		trigger:      make(chan struct{}, 1),
+		logger:     zap.New(core),
+		now:        time.Now,
+		lookup:     tc.cache.AllMatchingCertificates,
+		state:      newState(),
+		extraNames: slices.Sorted(slices.Values(names)),
 	}
-	a.state.observe(names)
 	return a, logs
+}
+
+// reconcile runs a full reconcile, under a new policy if the app's
+// thresholds or pins changed since the last one (as a new config would).
+func reconcile(a *App) {
+	if a.policy == nil || a.policy.th != a.thresholds || !reflect.DeepEqual(a.policy.rules, a.rules) {
+		a.policy = a.state.newPolicy(a.thresholds, a.rules)
+	}
+	a.reconcile()
+}
+
+// settle does what the loop would: looks up every name events
+// announced, whenever due, and applies the level changes due at the
+// app's clock.
+func settle(a *App) {
+	now := a.now()
+	a.lookUpPending(a.state.pending.take(now.Add(time.Hour)), now)
+	a.advance(now)
 }
 
 // clock is a settable clock for tests.
@@ -95,7 +114,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-// found is what a scan finding cached would pass to state.update.
+// found is what a reconcile finding cached would pass to the inventory.
 func found(cached []certmagic.Certificate) []*certmagic.Certificate {
 	var out []*certmagic.Certificate
 	for i := range cached {

@@ -1,6 +1,8 @@
 package pinreport
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,19 +42,18 @@ func TestCollector(t *testing.T) {
 	a2 := tc.add(t, ca.leaf(t, []string{"a.example"}, now, now.Add(90*24*time.Hour), nil))
 	old := tc.add(t, ca.leaf(t, []string{"old.example"}, now.Add(-90*24*time.Hour), now.Add(-time.Hour), nil))
 	s := newState()
-	scan := func(cached ...certmagic.Certificate) {
-		s.scanMu.Lock()
-		ch := s.update(found(cached), buildManual(s.intern))
-		s.publish(ch, now)
-		s.scanMu.Unlock()
-	}
+	p := s.newPolicy(thresholds{}, nil)
+	scan := func(cached ...certmagic.Certificate) { s.inv.reconcile(p, found(cached), buildManual, now) }
 	scan(a1, a2, old)
-	s.renewals.Add(3)
-	s.pinChanges.Add(1)
-	s.alerts[SeverityCritical].Add(2)
+	for range 3 {
+		s.counts.inc(countRenewals)
+	}
+	s.counts.inc(countPinChanges)
+	s.counts.alert(SeverityCritical)
+	s.counts.alert(SeverityCritical)
 
 	reg := prometheus.NewPedanticRegistry()
-	c := newCollector(s, thresholds{}, func() time.Time { return now })
+	c := newCollector(s.inv, s.counts, levelOK, nil)
 	if err := reg.Register(c); err != nil {
 		t.Fatal(err)
 	}
@@ -102,5 +103,57 @@ func TestCollector(t *testing.T) {
 	}
 	if text.Len() > 0 {
 		t.Errorf("missing counters: %s", text.String())
+	}
+}
+
+// TestCollectorWarningOnly: certificate_metrics warning exports series
+// for certificates in warning or worse only; the counts stay complete.
+func TestCollectorWarningOnly(t *testing.T) {
+	ca := newTestCA(t, "metrics")
+	tc := newTestCache(t)
+	now := time.Now().Truncate(time.Second)
+	var cached []certmagic.Certificate
+	for i := range 20 {
+		cached = append(cached, tc.add(t, ca.leaf(t, []string{fmt.Sprintf("ok%d.example", i)}, now.Add(-time.Hour), now.Add(89*24*time.Hour), nil)))
+	}
+	cached = append(cached,
+		tc.add(t, ca.leaf(t, []string{"overdue.example"}, now.Add(-70*24*time.Hour), now.Add(20*24*time.Hour), nil)),
+		tc.add(t, ca.leaf(t, []string{"expired.example"}, now.Add(-90*24*time.Hour), now.Add(-time.Hour), nil)))
+	s := newState()
+	s.inv.reconcile(s.newPolicy(thresholds{}, nil), found(cached), buildManual, now)
+	for _, tt := range []struct {
+		option string
+		want   []string
+	}{
+		{CertificateMetricsWarning, []string{"expired.example", "overdue.example"}},
+		{CertificateMetricsNone, nil},
+	} {
+		minSeries, err := parseCertificateMetrics(tt.option)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg := prometheus.NewPedanticRegistry()
+		if err := reg.Register(newCollector(s.inv, s.counts, minSeries, nil)); err != nil {
+			t.Fatal(err)
+		}
+		fams := gather(t, reg)
+		var names []string
+		for _, m := range fams["pinreport_certificate_not_after_timestamp_seconds"].GetMetric() {
+			names = append(names, labelsOf(m)["name"])
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, tt.want) {
+			t.Errorf("%s: series for %v; want %v", tt.option, names, tt.want)
+		}
+		states := make(map[string]float64)
+		for _, m := range fams["pinreport_certificates"].GetMetric() {
+			states[labelsOf(m)["state"]] = m.GetGauge().GetValue()
+		}
+		if states["ok"] != 20 || states["warning"] != 1 || states["expired"] != 1 {
+			t.Errorf("%s: certificates by state %v; want all counted", tt.option, states)
+		}
+	}
+	if err := CheckCertificateMetrics("some"); err == nil || !strings.Contains(err.Error(), "certificate_metrics \"some\" is not all, warning or none") {
+		t.Errorf("certificate_metrics some: %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
@@ -28,15 +30,22 @@ func init() {
 // exposes the inventory as Prometheus metrics and on the admin API under
 // /pinreport/.
 //
-// The inventory is read from Caddy's certificate cache, the source of
-// truth, at start, every scan_interval and shortly after certificate
-// events; events alone cannot build it, since a reload does not
-// re-announce cached certificates. The app subscribes its event handler
-// (events.handlers.pinreport) to the tls events itself.
+// The inventory is reconciled in full with Caddy's certificate cache, the
+// source of truth, at start and every scan_interval: events alone cannot
+// build it, since a reload does not re-announce cached certificates.
+// Between reconciles, certificate events keep it current, each at the
+// cost of looking up the few names it announces, and expiry levels change
+// on a schedule: no work is done per certificate. The app subscribes its
+// event handler (events.handlers.pinreport) to the tls events itself.
 type App struct {
-	// ScanInterval is how often the inventory is rebuilt from the
-	// certificate cache, besides the scans that certificate events
-	// trigger. Expiry alerts are checked on each scan. Default: 1m.
+	// ScanInterval is how often the inventory is reconciled in full with
+	// the certificate cache, a safety net for what no event announces
+	// (a certificate evicted from the cache, or renewed by another
+	// instance sharing the storage, is also caught by a lookup before
+	// its level rises). Certificate events keep the inventory current
+	// in between, and expiry levels are checked when they change, not
+	// on each reconcile. A reconcile looks up every name, about 2 µs
+	// each. Default: 1h.
 	ScanInterval caddy.Duration `json:"scan_interval,omitempty"`
 
 	// Pins maps a host to the SPKI pins its clients expect, in OkHttp's
@@ -70,26 +79,76 @@ type App struct {
 	// min_severity as a JSON POST. Default: none (alerts are logged).
 	Webhook *Webhook `json:"webhook,omitempty"`
 
+	// CertificateMetrics chooses which certificates get series of their
+	// own (pinreport_certificate_not_after_timestamp_seconds and
+	// not_before): all, warning (those in state warning, critical or
+	// expired: the ones an alert is about, a few series however many
+	// certificates there are) or none. The counts by state are exported
+	// whatever the choice. Default: all.
+	CertificateMetrics string `json:"certificate_metrics,omitempty"`
+
+	// Revocation configures the checks of served certificates against
+	// the CRLs they name (and their stapled OCSP responses): a revoked
+	// certificate raises a critical revoked alert, a CRL that gives no
+	// trustworthy answer a revocation_unknown warning. Default: checks
+	// every hour.
+	Revocation *Revocation `json:"revocation,omitempty"`
+
 	ctx        caddy.Context
 	logger     *zap.Logger
 	now        func() time.Time
 	lookup     func(name string) []certmagic.Certificate // nil: Caddy's certificate cache
+	extraNames []string                                  // sorted; looked up at each reconcile besides the config's (tests)
+	buildEntry builder                                   // nil: classified with the config's CAs and storage (tests)
 	storage    certmagic.Storage
+	httpApp    *caddyhttp.App // the config's, once it has started; nil if none
+	tlsApp     *caddytls.TLS  // likewise
 	client     *http.Client
 	state      *state
 	rules      pinRules
 	thresholds thresholds
+	policy     *policy
+	minSeries  level // the lowest level with per-certificate series; numLevels for none
 	sink       *sink
-	trigger    chan struct{}
+	revocation *revocationMonitor // nil when the checks are off
 	cancel     context.CancelFunc
 	wg         *sync.WaitGroup
 }
 
 // Defaults and limits of the app's durations.
 const (
-	defaultScanInterval = time.Minute
+	defaultScanInterval = time.Hour
 	minScanInterval     = time.Second
 )
+
+// Values of certificate_metrics.
+const (
+	CertificateMetricsAll     = "all"
+	CertificateMetricsWarning = "warning"
+	CertificateMetricsNone    = "none"
+)
+
+// CheckCertificateMetrics reports whether s is a value of
+// certificate_metrics: all, warning or none.
+func CheckCertificateMetrics(s string) error {
+	_, err := parseCertificateMetrics(s)
+	return err
+}
+
+// parseCertificateMetrics returns the lowest level whose certificates get
+// series of their own (numLevels for none).
+func parseCertificateMetrics(s string) (level, error) {
+	switch s {
+	case "", CertificateMetricsAll:
+		return levelOK, nil
+	case CertificateMetricsWarning:
+		return levelWarning, nil
+	case CertificateMetricsNone:
+		return numLevels, nil
+	}
+	return 0, fmt.Errorf("certificate_metrics %q is not all, warning or none; want all (a series per certificate), "+
+		"warning (only certificates in warning, critical or expired) or none", s)
+}
 
 // subscribedEvents are the certmagic events (emitted through the tls
 // app) that the app's handler receives.
@@ -143,19 +202,31 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("webhook: %v", err)
 		}
 	}
+	if a.minSeries, err = parseCertificateMetrics(a.CertificateMetrics); err != nil {
+		return err
+	}
+	if a.Revocation == nil {
+		a.Revocation = new(Revocation)
+	}
+	if err := a.Revocation.provision(); err != nil {
+		return fmt.Errorf("revocation: %v", err)
+	}
+	if !a.Revocation.Disabled {
+		a.revocation = newRevocationMonitor(a.Revocation, a.now)
+	}
 
 	st, _, err := states.LoadOrNew(stateKey, func() (caddy.Destructor, error) { return newState(), nil })
 	if err != nil {
 		return err
 	}
 	a.state = st.(*state)
-	a.trigger = make(chan struct{}, 1)
+	a.policy = a.state.newPolicy(a.thresholds, a.rules)
 	a.wg = new(sync.WaitGroup)
 	if a.Webhook != nil {
-		a.sink = newSink(a.Webhook, a.client, a.state, a.logger.Named("webhook"))
+		a.sink = newSink(a.Webhook, a.client, a.state.counts, a.logger.Named("webhook"))
 	}
 
-	if err := ctx.GetMetricsRegistry().Register(newCollector(a.state, a.thresholds, a.now)); err != nil {
+	if err := ctx.GetMetricsRegistry().Register(newCollector(a.state.inv, a.state.counts, a.minSeries, a.revocation)); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 
@@ -182,7 +253,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 }
 
 // Start logs the warnings about the config (only a config that passed
-// validation gets here) and starts the scanner and the webhook sender.
+// validation gets here) and starts the inventory's loop and the webhook
+// sender.
 func (a *App) Start() error {
 	for _, rule := range a.rules {
 		if len(rule.pins) == 1 {
@@ -196,11 +268,19 @@ func (a *App) Start() error {
 					"reuse_private_keys, since every renewal changes the leaf key otherwise"))
 		}
 	}
+	// Every app of the config is provisioned by now.
+	var err error
+	if a.httpApp, a.tlsApp, err = certs.Apps(a.ctx); err != nil {
+		a.logger.Error("reading the config's sites", zap.Error(err))
+	}
 	ctx, cancel := context.WithCancel(a.ctx)
 	a.cancel = cancel
 	a.wg.Go(func() { a.run(ctx) })
 	if a.sink != nil {
 		a.wg.Go(func() { a.sink.run(ctx) })
+	}
+	if a.revocation != nil {
+		a.wg.Go(func() { a.runRevocationChecks(ctx) })
 	}
 	return nil
 }
@@ -227,11 +307,14 @@ func (a *App) Validate() error {
 			return fmt.Errorf("webhook: %v", err)
 		}
 	}
+	if err := a.Revocation.validateIfSet(); err != nil {
+		return fmt.Errorf("revocation: %v", err)
+	}
 	return nil
 }
 
-// Stop stops the scanner and the webhook sender; alerts still queued are
-// dropped.
+// Stop stops the inventory's loop and the webhook sender; alerts still
+// queued are dropped.
 func (a *App) Stop() error {
 	if a.cancel != nil {
 		a.cancel()
@@ -240,37 +323,37 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// Cleanup releases the shared state.
+// Cleanup releases the shared state and the CRL checker's connections. A
+// config that stops may take certificates out of the cache without events
+// (its manual certificates, names the next config does not manage): the
+// next config's app is asked for a reconcile.
 func (a *App) Cleanup() error {
 	_ = a.Stop()
+	if a.revocation != nil {
+		a.revocation.checker.Close()
+	}
 	if a.state != nil {
+		a.state.requestReconcile()
 		_, err := states.Delete(stateKey)
 		return err
 	}
 	return nil
 }
 
-// requestScan asks the scanner for a scan soon; it never blocks.
-func (a *App) requestScan() {
-	select {
-	case a.trigger <- struct{}{}:
-	default:
-	}
-}
-
-// ObservedNames returns the names seen in certificate cache events that
-// the config does not spell out (on-demand certificates, manually loaded
-// ones), so that tlsguard looks them up too.
+// ObservedNames returns the first name of every certificate in the
+// inventory, which holds those the config does not spell out (on-demand
+// certificates, manually loaded ones announced by cache events), so that
+// tlsguard looks them up too.
 func (a *App) ObservedNames() []string {
 	if a.state == nil {
 		return nil
 	}
-	return a.state.observedNames()
+	return a.state.inv.firstNames()
 }
 
 // raise counts, logs and sends an alert.
 func (a *App) raise(al Alert) {
-	a.state.alerts[al.Severity].Add(1)
+	a.state.counts.alert(al.Severity)
 	logAlert(a.logger, al)
 	if a.sink != nil {
 		a.sink.enqueue(al)

@@ -49,7 +49,7 @@ func TestProvisionStartStop(t *testing.T) {
 		t.Error("nothing subscribed to cert_obtained")
 	}
 	// The collector is registered: registering another one clashes.
-	err = ctx.GetMetricsRegistry().Register(newCollector(a.state, a.thresholds, a.now))
+	err = ctx.GetMetricsRegistry().Register(newCollector(a.state.inv, a.state.counts, a.minSeries, nil))
 	if _, ok := err.(prometheus.AlreadyRegisteredError); !ok {
 		t.Errorf("registering the collector again: %v; want AlreadyRegisteredError", err)
 	}
@@ -64,7 +64,7 @@ func TestProvisionStartStop(t *testing.T) {
 	if got := logs.FilterMessage("expected pins without a backup").All(); len(got) != 1 || got[0].ContextMap()["host"] != "a.example" {
 		t.Errorf("Start logged %v; want the single pin of a.example", logs.All())
 	}
-	waitFor(t, "the first scan", func() bool { _, at := a.state.snapshot(); return !at.IsZero() })
+	waitFor(t, "the first reconcile", func() bool { at, _ := a.state.inv.times(); return !at.IsZero() })
 	done := make(chan error)
 	go func() { done <- a.Stop() }()
 	select {

@@ -4,20 +4,26 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/revocation"
 )
 
 // Report is the JSON document of GET /pinreport/ and /pinreport/<name>.
 type Report struct {
 	// GeneratedAt is when the report was rendered.
 	GeneratedAt time.Time `json:"generated_at"`
-	// ScannedAt is when the inventory was last rebuilt from the cache.
+	// ScannedAt is when the inventory was last reconciled in full with
+	// the cache; events keep it current in between.
 	ScannedAt time.Time `json:"scanned_at"`
 	// Name is the name asked for, in /pinreport/<name>.
-	Name         string              `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Total is how many certificates pass the filters, in all pages;
+	// omitted with expiring_within, which would have to count them.
+	Total *int `json:"total,omitempty"`
+	// Next is the after parameter of the next page; omitted on the last.
+	Next         string              `json:"next,omitempty"`
 	Certificates []CertificateReport `json:"certificates"`
 }
 
@@ -38,6 +44,68 @@ type CertificateReport struct {
 	StateDetail  string        `json:"state_detail,omitempty"`
 	Renewal      RenewalStatus `json:"renewal"`
 	ExpectedPins []PinCheck    `json:"expected_pins,omitempty"`
+	// Revocation is what the last revocation check found; omitted when
+	// the checks are off.
+	Revocation *RevocationStatus `json:"revocation,omitempty"`
+}
+
+// RevocationStatus is a certificate's revocation status.
+type RevocationStatus struct {
+	// Status is good, revoked, unknown (the CRL or staple gives no
+	// trustworthy answer: never a revocation) or unchecked (names no
+	// CRL nor OCSP responder, or not checked yet).
+	Status    string     `json:"status"`
+	CheckedAt *time.Time `json:"checked_at,omitempty"`
+	// CRL is the answer of the certificate's CRL, when it names one (or
+	// issuer_crls gives its issuer's).
+	CRL *RevocationAnswer `json:"crl,omitempty"`
+	// OCSPStaple is the answer of the OCSP response Caddy staples, when
+	// there is one.
+	OCSPStaple *RevocationAnswer `json:"ocsp_staple,omitempty"`
+}
+
+// RevocationAnswer is what one source (a CRL, a stapled OCSP response)
+// says.
+type RevocationAnswer struct {
+	// Status is good, revoked or unknown.
+	Status string `json:"status"`
+	// URL is the CRL that gave the answer (for unknown, the last tried).
+	URL string `json:"url,omitempty"`
+	// ThisUpdate and NextUpdate are those of the CRL or response: when
+	// it was issued, and when a newer one is due.
+	ThisUpdate *time.Time `json:"this_update,omitempty"`
+	NextUpdate *time.Time `json:"next_update,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	// Reason is the RFC 5280 §5.3.1 reason of a revocation.
+	Reason string `json:"reason,omitempty"`
+	// Error says why the status is unknown; Warning is a problem that
+	// did not prevent an answer (a refresh failed while the cached CRL
+	// is still current).
+	Error   string `json:"error,omitempty"`
+	Warning string `json:"warning,omitempty"`
+}
+
+// revocationAnswer renders one source's answer.
+func revocationAnswer(r *revocation.Result) *RevocationAnswer {
+	if r == nil || r.Status == revocation.StatusAbsent {
+		return nil
+	}
+	a := &RevocationAnswer{
+		Status: string(r.Status), ThisUpdate: timeOrNil(r.ThisUpdate), NextUpdate: timeOrNil(r.NextUpdate),
+	}
+	if r.Source != revocation.SourceOCSPStaple {
+		a.URL = r.Source
+	}
+	if r.Status == revocation.StatusRevoked {
+		a.RevokedAt, a.Reason = timeOrNil(r.RevokedAt), r.Reason.String()
+	}
+	if r.Err != nil {
+		a.Error = r.Err.Error()
+	}
+	if r.Warning != nil {
+		a.Warning = r.Warning.Error()
+	}
+	return a
 }
 
 // ChainCertificate is a certificate of the served chain above the leaf.
@@ -80,7 +148,8 @@ type PinCheck struct {
 type reporter struct {
 	thresholds thresholds
 	rules      pinRules
-	state      *state
+	renewals   *renewalLog
+	inv        *inventory // for revocation states; nil leaves them out
 }
 
 // certificate renders one entry at now.
@@ -101,17 +170,26 @@ func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
 	if p, ok := e.IssuerPin(); ok {
 		c.TLSA = append(c.TLSA, p.TLSA(tlsaDANETA))
 	}
-	if !e.ARIAt.IsZero() {
+	if !e.ARI.IsZero() {
 		c.Renewal.Source = "ari"
-		c.Renewal.ARIWindowStart, c.Renewal.ARIWindowEnd = timeOrNil(e.ARIStart), timeOrNil(e.ARIEnd)
+		c.Renewal.ARIWindowStart, c.Renewal.ARIWindowEnd = timeOrNil(e.ARI.Start()), timeOrNil(e.ARI.End())
 	}
-	if r.state != nil {
-		st := r.state.status(e.Names)
+	if r.renewals != nil {
+		st := r.renewals.status(e.Names)
 		c.Renewal.LastObtained = timeOrNil(st.lastObtained)
 		if st.lastFailure.After(st.lastObtained) {
 			c.Renewal.LastFailure = timeOrNil(st.lastFailure)
 			c.Renewal.LastError = st.lastError
 			c.Renewal.ConsecutiveFailures = st.failures
+		}
+	}
+	if r.inv != nil {
+		rs := r.inv.revocationOf(e)
+		c.Revocation = &RevocationStatus{
+			Status: rs.status.String(), CRL: revocationAnswer(rs.crl), OCSPStaple: revocationAnswer(rs.staple),
+		}
+		if rs.checked != 0 {
+			c.Revocation.CheckedAt = timeOrNil(time.Unix(rs.checked, 0).UTC())
 		}
 	}
 	if rules := r.rules.appliesTo(e.Names); len(rules) > 0 {
@@ -128,10 +206,12 @@ func (r reporter) certificate(e *entry, now time.Time) CertificateReport {
 	return c
 }
 
-// writeJSON writes the Report of entries at now, one certificate at a
-// time, so that a large inventory is never held in memory as a whole.
-func (r reporter) writeJSON(w io.Writer, name string, entries []*entry, scannedAt, now time.Time) error {
-	head, err := json.Marshal(Report{GeneratedAt: now, ScannedAt: scannedAt, Name: name})
+// writeJSON writes rep with the certificates of entries, rendered at
+// rep.GeneratedAt one at a time.
+func (r reporter) writeJSON(w io.Writer, rep Report, entries []*entry) error {
+	now := rep.GeneratedAt
+	rep.Certificates = nil
+	head, err := json.Marshal(rep)
 	if err != nil {
 		return err
 	}
@@ -153,29 +233,6 @@ func (r reporter) writeJSON(w io.Writer, name string, entries []*entry, scannedA
 	}
 	_, err = io.WriteString(w, "]}\n")
 	return err
-}
-
-// entriesFor returns the entries that serve name: those with the name
-// itself first, then wildcard certificates that cover it.
-func entriesFor(entries []*entry, name string) []*entry {
-	name = strings.ToLower(name)
-	var exact, wild []*entry
-	for _, e := range entries {
-		for _, n := range e.Names {
-			n = strings.ToLower(n)
-			if n == name {
-				exact = append(exact, e)
-				break
-			}
-			if base, ok := strings.CutPrefix(n, "*."); ok {
-				if _, parent, ok := strings.Cut(name, "."); ok && parent == base {
-					wild = append(wild, e)
-					break
-				}
-			}
-		}
-	}
-	return append(exact, wild...)
 }
 
 func pinStrings(pins []Pin) []string {

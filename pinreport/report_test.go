@@ -1,39 +1,39 @@
 package pinreport
 
 import (
-	"crypto/x509"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
 )
 
-func TestEntriesFor(t *testing.T) {
-	mk := func(names ...string) *entry {
-		return &entry{Facts: certs.Facts{Names: names, Leaf: &x509.Certificate{}}}
-	}
-	wild, exact, other := mk("*.a.example"), mk("x.a.example", "y.a.example"), mk("b.example")
-	entries := []*entry{wild, exact, other}
+func TestLookupEntries(t *testing.T) {
+	ca := newTestCA(t, "lookup")
+	tc := newTestCache(t)
+	now := time.Now()
+	wild := tc.add(t, ca.leaf(t, []string{"*.a.example"}, now, now.Add(time.Hour), nil))
+	exact := tc.add(t, ca.leaf(t, []string{"x.a.example", "y.a.example"}, now, now.Add(time.Hour), nil))
+	tc.add(t, ca.leaf(t, []string{"b.example"}, now, now.Add(time.Hour), nil))
+	a, _ := testApp(t, tc, "*.a.example", "x.a.example", "b.example")
+	reconcile(a)
 	for _, tc := range []struct {
 		name string
-		want []*entry
+		want []string // hashes
 	}{
-		{"x.a.example", []*entry{exact, wild}}, // exact first
-		{"Y.A.example", []*entry{exact, wild}},
-		{"z.a.example", []*entry{wild}},
+		{"x.a.example", []string{exact.Hash(), wild.Hash()}}, // exact first
+		{"y.a.example", []string{exact.Hash(), wild.Hash()}},
+		{"z.a.example", []string{wild.Hash()}},
 		{"a.example", nil},
 		{"q.z.a.example", nil},
-		{"*.a.example", []*entry{wild}},
+		{"*.a.example", []string{wild.Hash()}},
 	} {
-		got := entriesFor(entries, tc.name)
-		if len(got) != len(tc.want) {
-			t.Errorf("%s: %d entries, want %d", tc.name, len(got), len(tc.want))
-			continue
+		var got []string
+		for _, e := range a.state.inv.lookupEntries(tc.name, a.lookup) {
+			got = append(got, e.Hash)
 		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("%s: entry %d is %v, want %v", tc.name, i, got[i].Names, tc.want[i].Names)
-			}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: entries %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
@@ -44,16 +44,16 @@ func TestCertificateReportStatus(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	cert := tc.add(t, ca.leaf(t, []string{"a.example"}, now.Add(-time.Hour), now.Add(89*24*time.Hour), nil))
 	s := newState()
+	in := certs.NewInterner()
 	ariAt := now.Add(50 * 24 * time.Hour)
-	e := newEntry(&cert, certs.Origin{Kind: KindACME, IssuerKey: "acme-ca", ARIAt: ariAt, ARIStart: ariAt.Add(-time.Hour), ARIEnd: ariAt.Add(time.Hour)}, 0, s.intern)
+	e := newEntry(&cert, certs.Origin{Kind: KindACME, IssuerKey: "acme-ca", ARI: certs.NewARI(ariAt, ariAt.Add(-time.Hour), ariAt.Add(time.Hour))}, 0, in)
 
-	s.mu.Lock()
-	st := s.nameStatusLocked("a.example")
-	st.lastObtained = now.Add(-time.Hour)
-	st.lastFailure, st.lastError, st.failures = now, "CA down", 3
-	s.mu.Unlock()
+	s.renewals.obtained("a.example", now.Add(-time.Hour))
+	for range 3 {
+		s.renewals.failed("a.example", "CA down", now)
+	}
 
-	c := reporter{state: s}.certificate(e, now)
+	c := reporter{renewals: s.renewals}.certificate(e, now)
 	if c.IssuerKind != "acme" || c.IssuerKey != "acme-ca" || c.Renewal.Source != "ari" || !c.Renewal.ExpectedAt.Equal(ariAt) {
 		t.Errorf("kind %s/%s, renewal %+v", c.IssuerKind, c.IssuerKey, c.Renewal)
 	}
@@ -65,10 +65,8 @@ func TestCertificateReportStatus(t *testing.T) {
 	}
 
 	// A success after the failure hides the failure.
-	s.mu.Lock()
-	st.lastObtained = now.Add(time.Minute)
-	s.mu.Unlock()
-	if c := (reporter{state: s}).certificate(e, now); c.Renewal.LastFailure != nil || c.Renewal.LastError != "" {
+	s.renewals.obtained("a.example", now.Add(time.Minute))
+	if c := (reporter{renewals: s.renewals}).certificate(e, now); c.Renewal.LastFailure != nil || c.Renewal.LastError != "" {
 		t.Errorf("failure before the last success still reported: %+v", c.Renewal)
 	}
 }

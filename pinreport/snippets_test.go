@@ -11,7 +11,7 @@ import (
 
 func TestAndroidConfigIsWellFormed(t *testing.T) {
 	a, _ := adminApp(t)
-	entries, _ := a.state.snapshot()
+	entries := a.state.inv.all()
 	var buf bytes.Buffer
 	if err := writeAndroid(&buf, entries, a.rules, time.Now()); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 
 func TestSnippetWriteErrors(t *testing.T) {
 	a, _ := adminApp(t)
-	entries, _ := a.state.snapshot()
+	entries := a.state.inv.all()
 	now := time.Now()
 	for name, write := range map[string]func(w *failingWriter) error{
 		"tlsa":    func(w *failingWriter) error { return writeTLSA(w, entries, 443, "tcp", now) },

@@ -167,10 +167,10 @@ type sink struct {
 	client *http.Client
 	queue  chan Alert
 	logger *zap.Logger
-	state  *state
+	counts *counters
 }
 
-func newSink(hook *Webhook, client *http.Client, st *state, logger *zap.Logger) *sink {
+func newSink(hook *Webhook, client *http.Client, counts *counters, logger *zap.Logger) *sink {
 	if client == nil {
 		client = &http.Client{
 			Transport: http.DefaultTransport.(*http.Transport).Clone(),
@@ -179,7 +179,7 @@ func newSink(hook *Webhook, client *http.Client, st *state, logger *zap.Logger) 
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &sink{hook: hook, client: client, queue: make(chan Alert, webhookQueueSize), logger: logger, state: st}
+	return &sink{hook: hook, client: client, queue: make(chan Alert, webhookQueueSize), logger: logger, counts: counts}
 }
 
 // enqueue queues an alert for delivery without blocking; a full queue
@@ -192,7 +192,7 @@ func (s *sink) enqueue(al Alert) {
 	select {
 	case s.queue <- al:
 	default:
-		s.state.webhookDrop.Add(1)
+		s.counts.inc(countWebhookDropped)
 		s.logger.Warn("webhook queue full; alert dropped", zap.String("event", al.Event), zap.String("alert_id", al.ID))
 	}
 }
@@ -221,11 +221,11 @@ func (s *sink) deliver(ctx context.Context, al Alert) {
 	for attempt := 0; ; attempt++ {
 		retry, err := s.post(ctx, al, body)
 		if err == nil {
-			s.state.webhookSent.Add(1)
+			s.counts.inc(countWebhookSent)
 			return
 		}
 		if !retry || attempt >= s.hook.retries || ctx.Err() != nil {
-			s.state.webhookFailed.Add(1)
+			s.counts.inc(countWebhookFailed)
 			s.logger.Error("webhook delivery failed",
 				zap.String("event", al.Event),
 				zap.String("alert_id", al.ID),
@@ -242,7 +242,7 @@ func (s *sink) deliver(ctx context.Context, al Alert) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			s.state.webhookFailed.Add(1)
+			s.counts.inc(countWebhookFailed)
 			return
 		case <-t.C:
 		}

@@ -63,15 +63,15 @@ func TestWebhookRetriesAndSigns(t *testing.T) {
 	t.Setenv("PINREPORT_TEST_SECRET", "s3cret")
 	retries := 3
 	hook := provisioned(t, &Webhook{URL: srv.URL, Secret: "{env.PINREPORT_TEST_SECRET}", Retries: &retries, Backoff: 1})
-	st := newState()
+	st := new(counters)
 	s := newSink(hook, srv.Client(), st, zap.NewNop())
 
 	al := newAlert(EventRenewalFailed, SeverityWarning, time.Now(), "certificate renewal failed")
 	al.Identifier = "a.example"
 	s.deliver(context.Background(), al)
 
-	if rc.count() != 3 || st.webhookSent.Load() != 1 || st.webhookFailed.Load() != 0 {
-		t.Fatalf("%d attempts, %d sent, %d failed; want 3, 1, 0", rc.count(), st.webhookSent.Load(), st.webhookFailed.Load())
+	if rc.count() != 3 || st.get(countWebhookSent) != 1 || st.get(countWebhookFailed) != 0 {
+		t.Fatalf("%d attempts, %d sent, %d failed; want 3, 1, 0", rc.count(), st.get(countWebhookSent), st.get(countWebhookFailed))
 	}
 	for i, h := range rc.headers {
 		mac := hmac.New(sha256.New, []byte("s3cret"))
@@ -108,10 +108,10 @@ func TestWebhookGivesUp(t *testing.T) {
 			srv := httptest.NewServer(rc)
 			defer srv.Close()
 			hook := provisioned(t, &Webhook{URL: srv.URL, Retries: &tc.retries, Backoff: 1})
-			st := newState()
+			st := new(counters)
 			newSink(hook, srv.Client(), st, zap.NewNop()).deliver(context.Background(), newAlert(EventExpired, SeverityCritical, time.Now(), "x"))
-			if rc.count() != tc.attempts || st.webhookFailed.Load() != 1 || st.webhookSent.Load() != 0 {
-				t.Errorf("%d attempts, failed %d, sent %d; want %d, 1, 0", rc.count(), st.webhookFailed.Load(), st.webhookSent.Load(), tc.attempts)
+			if rc.count() != tc.attempts || st.get(countWebhookFailed) != 1 || st.get(countWebhookSent) != 0 {
+				t.Errorf("%d attempts, failed %d, sent %d; want %d, 1, 0", rc.count(), st.get(countWebhookFailed), st.get(countWebhookSent), tc.attempts)
 			}
 		})
 	}
@@ -122,7 +122,7 @@ func TestWebhookStopsDuringBackoff(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	hook := provisioned(t, &Webhook{URL: srv.URL, Backoff: 1 << 62})
-	s := newSink(hook, srv.Client(), newState(), zap.NewNop())
+	s := newSink(hook, srv.Client(), new(counters), zap.NewNop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.run(ctx); close(done) }()
@@ -138,7 +138,7 @@ func TestWebhookStopsDuringBackoff(t *testing.T) {
 
 func TestWebhookQueue(t *testing.T) {
 	hook := provisioned(t, &Webhook{URL: "http://127.0.0.1:1/hook"})
-	st := newState()
+	st := new(counters)
 	s := newSink(hook, nil, st, zap.NewNop())
 	s.enqueue(newAlert(EventPinChanged, SeverityInfo, time.Now(), "below min_severity"))
 	if len(s.queue) != 0 {
@@ -147,8 +147,8 @@ func TestWebhookQueue(t *testing.T) {
 	for range webhookQueueSize + 5 {
 		s.enqueue(newAlert(EventExpired, SeverityCritical, time.Now(), "x"))
 	}
-	if len(s.queue) != webhookQueueSize || st.webhookDrop.Load() != 5 {
-		t.Errorf("queue %d, dropped %d; want %d queued and 5 dropped", len(s.queue), st.webhookDrop.Load(), webhookQueueSize)
+	if len(s.queue) != webhookQueueSize || st.get(countWebhookDropped) != 5 {
+		t.Errorf("queue %d, dropped %d; want %d queued and 5 dropped", len(s.queue), st.get(countWebhookDropped), webhookQueueSize)
 	}
 }
 
@@ -214,11 +214,11 @@ func TestWebhookDoesNotFollowRedirects(t *testing.T) {
 	}))
 	defer srv.Close()
 	hook := provisioned(t, &Webhook{URL: srv.URL + "/old", Backoff: 1})
-	st := newState()
+	st := new(counters)
 	newSink(hook, nil, st, zap.NewNop()).deliver(context.Background(), newAlert(EventExpired, SeverityCritical, time.Now(), "x"))
 	mu.Lock()
 	defer mu.Unlock()
-	if len(hits) != 1 || hits[0] != "POST /old" || st.webhookFailed.Load() != 1 {
-		t.Errorf("requests %v, failed %d; want one POST /old, not followed, counted as failed", hits, st.webhookFailed.Load())
+	if len(hits) != 1 || hits[0] != "POST /old" || st.get(countWebhookFailed) != 1 {
+		t.Errorf("requests %v, failed %d; want one POST /old, not followed, counted as failed", hits, st.get(countWebhookFailed))
 	}
 }

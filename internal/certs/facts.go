@@ -112,11 +112,15 @@ type Facts struct {
 	Origin
 }
 
-// ChainCert is a certificate of a served chain above the leaf.
+// ChainCert is a certificate of a served chain above the leaf, shared by
+// every Facts of an Interner that serves it.
 type ChainCert struct {
 	Subject  string
 	SPKI     Pin
 	NotAfter time.Time
+	// Cert is the parsed certificate, to verify what it signed (a
+	// CRL, an OCSP response). Never modify it.
+	Cert *x509.Certificate
 }
 
 // Interner shares chain records and issuer names among Facts: thousands
@@ -152,7 +156,7 @@ func (in *Interner) chainCert(der []byte) *ChainCert {
 	if err != nil {
 		return nil
 	}
-	cc := &ChainCert{Subject: cert.Subject.String(), SPKI: SPKIPin(cert), NotAfter: cert.NotAfter}
+	cc := &ChainCert{Subject: cert.Subject.String(), SPKI: SPKIPin(cert), NotAfter: cert.NotAfter, Cert: cert}
 	in.chain[string(der)] = cc
 	return cc
 }

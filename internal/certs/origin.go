@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,10 +51,48 @@ type Origin struct {
 	// certificate, e.g. acme-v02.api.letsencrypt.org-directory or local;
 	// empty for manual ones.
 	IssuerKey string
-	// ARIAt is when the CA's renewal information (ARI) says to renew, and
-	// ARIStart and ARIEnd the window it suggested; zero without ARI.
-	ARIAt, ARIStart, ARIEnd time.Time
+	// ARI is when the CA's renewal information says to renew; zero
+	// without ARI.
+	ARI ARI
 }
+
+// ARI is what an ACME CA's renewal information (ARI) says: a renewal time
+// and the window it was picked in. It keeps Unix seconds (ARI has no
+// finer resolution) rather than three time.Time values: inventories hold
+// one per certificate, a million on an on-demand server.
+type ARI struct{ at, start, end int64 }
+
+// NewARI returns the ARI of a renewal time in a window; zero times stay
+// zero.
+func NewARI(at, start, end time.Time) ARI {
+	return ARI{at: unixOrZero(at), start: unixOrZero(start), end: unixOrZero(end)}
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func timeOrZero(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0).UTC()
+}
+
+// IsZero reports whether there is no ARI.
+func (a ARI) IsZero() bool { return a.at == 0 }
+
+// At is when the CA wants the certificate renewed.
+func (a ARI) At() time.Time { return timeOrZero(a.at) }
+
+// Start is the start of the window the CA suggested; zero if unknown.
+func (a ARI) Start() time.Time { return timeOrZero(a.start) }
+
+// End is the end of the window the CA suggested; zero if unknown.
+func (a ARI) End() time.Time { return timeOrZero(a.end) }
 
 // localCAName starts the names Caddy gives its own CAs' certificates
 // ("Caddy Local Authority - 2026 ECC Root", "... ECC Intermediate").
@@ -65,7 +104,10 @@ const localCAName = "Caddy Local Authority"
 //     authority key ID, is internal;
 //  2. storage: a certificate certmagic manages is stored under
 //     certificates/<issuer key>/<name>/<name>.crt, next to metadata that
-//     holds the ACME CA's renewal information (ARI);
+//     holds the ACME CA's renewal information (ARI). During a renewal
+//     storage is ahead of the cache (certmagic stores the new certificate
+//     before the cache holds it), so a stored certificate that renews the
+//     cached one (same issuer, same names, issued later) counts too;
 //  3. otherwise it was loaded by the config: manual. Without a pki app, a
 //     leaf whose issuer is named like Caddy's local CA is internal.
 //
@@ -138,7 +180,8 @@ func (c *Classifier) Origin(cert *certmagic.Certificate) Origin {
 			break
 		}
 		for _, dir := range c.issuerDirs() {
-			if !c.storedAs(dir, name, leaf.Raw) {
+			match := c.stored(dir, name, leaf)
+			if match == noMatch {
 				continue
 			}
 			o.IssuerKey = dir
@@ -148,7 +191,10 @@ func (c *Classifier) Origin(cert *certmagic.Certificate) Origin {
 					o.Kind = KindInternal
 				}
 			}
-			c.readARI(dir, name, &o)
+			if match == sameCert {
+				// The metadata of a renewal is the renewal's.
+				c.readARI(dir, name, &o)
+			}
 			return o
 		}
 	}
@@ -169,15 +215,59 @@ func (c *Classifier) issuerDirs() []string {
 	return c.dirs
 }
 
-// storedAs reports whether storage holds leaf as the certificate of name
-// under issuer key dir.
-func (c *Classifier) storedAs(dir, name string, leaf []byte) bool {
+// storageMatch is how the certificate storage holds for a name relates to
+// a cached leaf.
+type storageMatch uint8
+
+const (
+	noMatch  storageMatch = iota
+	sameCert              // storage holds the leaf itself
+	renewal               // storage holds a renewal of the leaf
+)
+
+// stored compares the certificate storage holds for name under issuer key
+// dir with leaf.
+func (c *Classifier) stored(dir, name string, leaf *x509.Certificate) storageMatch {
 	data, err := c.storage.Load(c.ctx, certmagic.StorageKeys.SiteCert(dir, name))
 	if err != nil {
-		return false
+		return noMatch
 	}
 	block, _ := pem.Decode(data)
-	return block != nil && bytes.Equal(block.Bytes, leaf)
+	switch {
+	case block == nil:
+		return noMatch
+	case bytes.Equal(block.Bytes, leaf.Raw):
+		return sameCert
+	}
+	s, err := x509.ParseCertificate(block.Bytes)
+	if err == nil && renews(s, leaf) {
+		return renewal
+	}
+	return noMatch
+}
+
+// renews reports whether next is a renewal of prev: the same issuer, the
+// same names, issued later. A certificate loaded by the config for a name
+// that certmagic also manages is another issuer's, or older, or for other
+// names.
+func renews(next, prev *x509.Certificate) bool {
+	return bytes.Equal(next.RawIssuer, prev.RawIssuer) &&
+		next.NotBefore.After(prev.NotBefore) &&
+		sameNames(next, prev)
+}
+
+// sameNames reports whether two certificates name the same DNS names and
+// IP addresses, in any order.
+func sameNames(a, b *x509.Certificate) bool {
+	names := func(c *x509.Certificate) []string {
+		out := slices.Clone(c.DNSNames)
+		for _, ip := range c.IPAddresses {
+			out = append(out, ip.String())
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(names(a), names(b))
 }
 
 // readARI fills in the renewal information certmagic stored with the
@@ -194,11 +284,11 @@ func (c *Classifier) readARI(dir, name string, o *Origin) {
 		return
 	}
 	ari := meta.IssuerData.RenewalInfo
-	o.ARIAt = ari.SelectedTime
-	o.ARIStart, o.ARIEnd = ari.SuggestedWindow.Start, ari.SuggestedWindow.End
-	if o.ARIAt.IsZero() && ari.HasWindow() {
+	at := ari.SelectedTime
+	if at.IsZero() && ari.HasWindow() {
 		// certmagic picks a time in the window; until it has, expect
 		// the renewal at the start of the window.
-		o.ARIAt = ari.SuggestedWindow.Start
+		at = ari.SuggestedWindow.Start
 	}
+	o.ARI = NewARI(at, ari.SuggestedWindow.Start, ari.SuggestedWindow.End)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func TestClassifier(t *testing.T) {
 		{staleCert, KindManual, "", time.Time{}},
 	} {
 		o := c.Origin(&want.cert)
-		if o.Kind != want.kind || o.IssuerKey != want.issuerKey || !o.ARIAt.Equal(want.ari) {
+		if o.Kind != want.kind || o.IssuerKey != want.issuerKey || !o.ARI.At().Equal(want.ari) {
 			t.Errorf("%s: origin %+v; want %s from %q, ARI %s", want.cert.Names[0], o, want.kind, want.issuerKey, want.ari)
 		}
 	}
@@ -102,5 +103,48 @@ func TestIssuerKindString(t *testing.T) {
 		if k.String() != want {
 			t.Errorf("kind %d is %q, want %q", k, k, want)
 		}
+	}
+}
+
+// TestClassifierDuringRenewal: certmagic stores a renewed certificate
+// before its cache holds it, so storage may hold the successor of the
+// cached leaf. That is still a managed certificate; another CA's
+// certificate, an older one or one for other names is not.
+func TestClassifierDuringRenewal(t *testing.T) {
+	tc := newTestCache(t)
+	now := time.Now().Truncate(time.Second)
+	const dir = "acme-v02.ca.example-directory"
+	other := testpki.NewCA(t, "other root", nil).Intermediate(t, "other intermediate")
+	for _, tt := range []struct {
+		name   string
+		stored func(name string) certmagic.Certificate
+		want   IssuerKind
+	}{
+		{"renewal stored first", func(n string) certmagic.Certificate {
+			return tc.add(t, []string{n}, now.Add(time.Minute), 90*24*time.Hour)
+		}, KindACME},
+		{"older certificate stored", func(n string) certmagic.Certificate {
+			return tc.add(t, []string{n}, now.Add(-time.Hour), 90*24*time.Hour)
+		}, KindManual},
+		{"another CA's certificate", func(n string) certmagic.Certificate {
+			return tc.addCert(t, other.Issue(t, testpki.Leaf{Names: []string{n}, NotBefore: now.Add(time.Minute)}))
+		}, KindManual},
+		{"other names", func(n string) certmagic.Certificate {
+			return tc.add(t, []string{n, "www." + n}, now.Add(time.Minute), 90*24*time.Hour)
+		}, KindManual},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			name := strings.NewReplacer(" ", "-", "'", "").Replace(strings.ToLower(tt.name)) + ".example"
+			cached := tc.add(t, []string{name}, now, 90*24*time.Hour)
+			fs := &certmagic.FileStorage{Path: t.TempDir()}
+			store(t, fs, dir, name, tt.stored(name), now.Add(50*24*time.Hour))
+			o := newClassifier(fs).Origin(&cached)
+			if o.Kind != tt.want {
+				t.Fatalf("origin %+v; want %s", o, tt.want)
+			}
+			if o.Kind == KindACME && (o.IssuerKey != dir || !o.ARI.IsZero()) {
+				t.Errorf("origin %+v; want issuer key %s and no ARI (the stored metadata is the renewal's)", o, dir)
+			}
+		})
 	}
 }

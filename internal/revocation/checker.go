@@ -238,7 +238,15 @@ func IssuerInChain(leaf *x509.Certificate, chain []*x509.Certificate) (*x509.Cer
 // Cancelling ctx returns at once with an unknown status; a fetch other
 // callers share goes on, bounded by Config.Timeout.
 func (c *Checker) Check(ctx context.Context, leaf, issuer *x509.Certificate) Result {
-	if len(leaf.CRLDistributionPoints) == 0 {
+	return c.CheckURLs(ctx, leaf, issuer, leaf.CRLDistributionPoints)
+}
+
+// CheckURLs is Check with the CRL URLs given rather than read from leaf:
+// for CAs that publish where their CRLs are (in the CCADB, say) rather
+// than in each certificate. Each CRL must still be the issuer's, and an
+// Issuing Distribution Point in it must name the URL it was fetched from.
+func (c *Checker) CheckURLs(ctx context.Context, leaf, issuer *x509.Certificate, urls []string) Result {
+	if len(urls) == 0 {
 		return Result{Status: StatusAbsent}
 	}
 	if issuer == nil {
@@ -246,7 +254,7 @@ func (c *Checker) Check(ctx context.Context, leaf, issuer *x509.Certificate) Res
 	}
 	var errs []error
 	source := ""
-	for _, raw := range leaf.CRLDistributionPoints {
+	for _, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("CRL distribution point %q: expected an http or https URL", raw))
@@ -372,6 +380,7 @@ func (c *Checker) refreshEntry(ctx context.Context, crlURL string) {
 		e.err, e.failedAt = fmt.Errorf("the server sent CRL number %v of %s, older than the cached number %v of %s",
 			resp.crl.rl.Number, resp.crl.rl.ThisUpdate.UTC().Format(time.RFC3339), e.crl.rl.Number, e.crl.rl.ThisUpdate.UTC().Format(time.RFC3339)), now
 	default:
+		c.stats.ok.Add(1)
 		e.crl, e.etag, e.lastModified = resp.crl, resp.etag, resp.lastModified
 		e.fetchedAt, e.err = now, nil
 	}
@@ -402,9 +411,10 @@ func (c *Checker) pruneLocked(now time.Time) {
 
 // Stats counts a Checker's work since it was made.
 type Stats struct {
-	// Fetches is the number of CRL requests sent, NotModified how many of
-	// them the server answered 304, Failures how many failed.
-	Fetches, NotModified, Failures int64
+	// Fetches is the number of CRL requests sent; OK is how many of them
+	// brought a CRL that was kept, NotModified how many the server
+	// answered 304, Failures how many failed (the rest are in flight).
+	Fetches, OK, NotModified, Failures int64
 	// Bytes is the number of CRL body bytes read.
 	Bytes int64
 	// Cached is the number of CRL URLs in the cache.
@@ -412,7 +422,7 @@ type Stats struct {
 }
 
 type stats struct {
-	fetches, notModified, failures, bytes atomic.Int64
+	fetches, ok, notModified, failures, bytes atomic.Int64
 }
 
 // Stats returns the Checker's counters, for metrics.
@@ -421,7 +431,7 @@ func (c *Checker) Stats() Stats {
 	cached := len(c.cache)
 	c.mu.Unlock()
 	return Stats{
-		Fetches: c.stats.fetches.Load(), NotModified: c.stats.notModified.Load(),
+		Fetches: c.stats.fetches.Load(), OK: c.stats.ok.Load(), NotModified: c.stats.notModified.Load(),
 		Failures: c.stats.failures.Load(), Bytes: c.stats.bytes.Load(), Cached: cached,
 	}
 }

@@ -59,7 +59,7 @@ func TestCheckerGoodThenRevoked(t *testing.T) {
 	}
 	c.Close()
 	st := c.Stats()
-	if st.Fetches != 3 || st.NotModified != 1 || st.Failures != 0 || st.Bytes == 0 || st.Cached != 1 {
+	if st.Fetches != 3 || st.OK != 2 || st.NotModified != 1 || st.Failures != 0 || st.Bytes == 0 || st.Cached != 1 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -492,4 +492,30 @@ func TestCheckerPrunesIdleCRLs(t *testing.T) {
 	if got := c.Stats().Cached; got != 1 {
 		t.Errorf("cached = %d after b was idle past MaxIdle, want 1", got)
 	}
+}
+
+// TestCheckerURLsGiven: CRL URLs known from elsewhere (a CA's disclosure
+// in the CCADB) check a certificate that names none; the CRL must still
+// be its issuer's, and its Issuing Distribution Point the URL asked.
+func TestCheckerURLsGiven(t *testing.T) {
+	ca := testpki.NewCRLCA(t, "CRL test CA", nil)
+	srv := ca.ServeCRL(t)
+	plain := ca.Issue(t, testpki.Leaf{Names: []string{"crl.example"}})
+	c := New(Config{Refresh: time.Nanosecond})
+	ctx := context.Background()
+	if res := c.CheckURLs(ctx, plain.Leaf, ca.Cert, nil); res.Status != StatusAbsent {
+		t.Errorf("no URL: %s", res)
+	}
+	if res := c.CheckURLs(ctx, plain.Leaf, ca.Cert, []string{srv.URL}); res.Status != StatusGood || res.Source != srv.URL {
+		t.Fatalf("given URL: %s", res)
+	}
+	srv.Revoke(t, plain.Leaf.SerialNumber, int(ReasonKeyCompromise))
+	if res := c.CheckURLs(ctx, plain.Leaf, ca.Cert, []string{srv.URL}); res.Status != StatusRevoked {
+		t.Fatalf("given URL after the revocation: %s", res)
+	}
+	// Another CA's CRL at a URL given for this one revokes nothing.
+	other := testpki.NewCRLCA(t, "other CA", nil)
+	otherSrv := other.ServeCRL(t)
+	otherSrv.Revoke(t, plain.Leaf.SerialNumber, int(ReasonKeyCompromise))
+	wantUnknown(t, c.CheckURLs(ctx, plain.Leaf, ca.Cert, []string{otherSrv.URL}), `is issued by "CN=other CA", not by the certificate's issuer`)
 }

@@ -3,8 +3,9 @@
 // name the field at fault by its JSON name. A value whose type decodes
 // itself, such as caddy.Duration, fails with its own error ("time: invalid
 // duration "soon"") and encoding/json does not say which field held it; a
-// value of the wrong type is named by its Go struct field; Decode finds the
-// field and says "lint_interval = "soon": ...".
+// value of the wrong type is named by its Go struct field and Go type;
+// Decode finds the field and says "lint_interval = "soon": ..." or
+// "flag = "yes": a JSON string where true or false is wanted".
 package strictjson
 
 import (
@@ -159,10 +160,39 @@ func findField(data []byte, t reflect.Type, prefix string) *FieldError {
 			continue
 		}
 		fe := &FieldError{Field: prefix + name, Value: string(raw), Why: err.Error()}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			// encoding/json names the Go type ("cannot unmarshal string
+			// into Go value of type pinreport.IssuerCRL"); say it in JSON.
+			fe.Why = fmt.Sprintf("a JSON %s where %s is wanted", typeErr.Value, jsonKind(typeErr.Type))
+		}
 		if ft := f.Type; ft == durationType || (ft.Kind() == reflect.Pointer && ft.Elem() == durationType) {
 			fe.Fix = durationFix
 		}
 		return fe
 	}
 	return nil
+}
+
+// jsonKind names what JSON value decodes into a Go value of type t.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "another type"
 }

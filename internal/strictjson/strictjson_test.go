@@ -29,8 +29,8 @@ func TestDecode(t *testing.T) {
 		{`{"interval": "10m", "inner": {"lifetime": "90d"}}`, ""},
 		{`{"interval": "soon"}`, `interval = "soon": time: invalid duration "soon"; fix: write a duration such as 90s, 10m or 14d`},
 		{`{"inner": {"lifetime": "x", "names": ["a"]}}`, `inner.lifetime = "x": time: invalid duration "x"; fix:`},
-		{`{"flag": "yes"}`, `flag = "yes": json: cannot unmarshal string into Go value of type bool`},
-		{`{"inner": {"names": "a"}}`, `inner.names = "a": json: cannot unmarshal string into Go value of type []string`},
+		{`{"flag": "yes"}`, `flag = "yes": a JSON string where true or false is wanted`},
+		{`{"inner": {"names": "a"}}`, `inner.names = "a": a JSON string where an array is wanted`},
 		{`{"intervall": "10m"}`, `unknown field "intervall"`},
 		{`{"inner": {"lifetim": "1h"}}`, `unknown field "lifetim"`},
 		{`{"interval": `, "unexpected EOF"},
@@ -133,7 +133,7 @@ func TestEmbedded(t *testing.T) {
 	}
 	v.plain = new(plain)
 	err := Decode([]byte(`{"flag": "maybe", "extra": 1}`), &v)
-	if err == nil || err.Error() != `flag = "maybe": json: cannot unmarshal string into Go value of type bool` {
+	if err == nil || err.Error() != `flag = "maybe": a JSON string where true or false is wanted` {
 		t.Errorf("error %v", err)
 	}
 }
