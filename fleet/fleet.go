@@ -47,7 +47,8 @@ const (
 	minStaleAfter = 3
 	maxGoneAfter  = 100000
 	// alertTimeout bounds a round's alerting: the lock, the notifiers
-	// (the webhook's three attempts) and the alert record.
+	// (the webhook's attempts: three for the fleet's own; the pinreport
+	// webhook's retries are cut short here) and the alert record.
 	alertTimeout = time.Minute
 )
 
@@ -237,7 +238,7 @@ func (a *App) provision() error {
 		a.sender = webhook.NewSender(a.Webhook.settings, nil, userAgent, a.logger.Named("webhook"))
 	case a.shared != nil:
 		a.sender = webhook.NewSender(*a.shared, nil, userAgent, a.logger.Named("webhook"))
-		a.logger.Debug("fleet alerts go to the pinreport app's webhook", zap.String("url", a.shared.URL))
+		a.logger.Debug("fleet alerts go to the pinreport app's webhook") // not its URL: it can hold a token
 	}
 	if a.sender != nil {
 		a.notifiers = append(a.notifiers, webhookNotifier{sender: a.sender})
