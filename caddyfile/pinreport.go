@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
+	"github.com/hardtls/caddy-hardtls/internal/webhook"
 	"github.com/hardtls/caddy-hardtls/pinreport"
 )
 
@@ -44,8 +45,8 @@ func init() {
 // A bare "pinreport" turns the app on with its defaults. pin may be given
 // for several hosts, and several times for one host; the pins are joined.
 // Values are checked by the pinreport package's own rules (ParsePin,
-// CheckWebhookURL, CheckRetries, CheckMinSeverity,
-// CheckCertificateMetrics, CheckIssuerCRL), so a Caddyfile and its JSON get
+// CheckMinSeverity, CheckCertificateMetrics, CheckIssuerCRL) and the
+// webhook's (internal/webhook: CheckURL, CheckRetries), so a Caddyfile and its JSON get
 // the same message, here with the file and line; ranges of durations are
 // checked when the config loads. crl may be repeated.
 func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -142,7 +143,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 	if err != nil {
 		return nil, d.Errf("pinreport webhook: want one URL, e.g. webhook https://alerts.example.com/hook")
 	}
-	if err := pinreport.CheckWebhookURL(url); err != nil {
+	if err := webhook.CheckURL(url); err != nil {
 		return nil, d.WrapErr(err)
 	}
 	hook := &pinreport.Webhook{URL: url}
@@ -171,7 +172,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 			if err != nil {
 				return nil, d.Errf("pinreport webhook: retries %q is not a whole number", v)
 			}
-			if err := pinreport.CheckRetries(n); err != nil {
+			if err := webhook.CheckRetries(n); err != nil {
 				return nil, d.WrapErr(err)
 			}
 			hook.Retries = &n

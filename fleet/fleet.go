@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hardtls/caddy-hardtls/internal/strictjson"
+	"github.com/hardtls/caddy-hardtls/internal/webhook"
 )
 
 func init() {
@@ -46,9 +47,13 @@ const (
 	minStaleAfter = 3
 	maxGoneAfter  = 100000
 	// alertTimeout bounds a round's alerting: the lock, the notifiers
-	// (the webhook's three attempts) and the alert record.
+	// (the webhook's attempts: three for the fleet's own; the pinreport
+	// webhook's retries are cut short here) and the alert record.
 	alertTimeout = time.Minute
 )
+
+// userAgent names the fleet app in its webhook requests.
+const userAgent = "caddy-hardtls-fleet"
 
 // observers keeps each storage's observer across config reloads, keyed
 // by the storage's description.
@@ -86,13 +91,19 @@ type App struct {
 	DriftGrace caddy.Duration `json:"drift_grace,omitempty"`
 
 	// Webhook, when set, receives every fleet alert as a JSON POST.
-	// Default: none (alerts are logged).
+	// Without one, the fleet's alerts go to the pinreport app's webhook
+	// when the config has one (same URL, secret, timeout, retries and
+	// backoff; its min_severity is pinreport's and does not apply), so a
+	// config with one webhook gets every alert there. Default: the
+	// pinreport app's webhook, or none (alerts are logged).
 	Webhook *Webhook `json:"webhook,omitempty"`
 
 	self      string
 	storage   certmagic.Storage
 	source    Source
 	notifiers []Notifier
+	shared    *webhook.Settings // the pinreport app's webhook, when Webhook is nil
+	sender    *webhook.Sender   // Webhook's or shared's; nil without either
 	obs       *observer
 	poolKey   string
 	logger    *zap.Logger
@@ -144,6 +155,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.source == nil {
 		a.source = newCaddySource(ctx)
 	}
+	if a.Webhook == nil {
+		a.shared = sharedWebhook(ctx.AppIfConfigured)
+	}
 	if err := a.provision(); err != nil {
 		return err
 	}
@@ -155,8 +169,39 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// webhookOwner is an app whose webhook the fleet can share: the
+// pinreport app. An interface, so that fleet needs no more of pinreport
+// than this method.
+type webhookOwner interface {
+	WebhookSettings() (webhook.Settings, bool)
+}
+
+// sharedWebhook returns the settings of the pinreport app's webhook, or
+// nil when the config has no pinreport app or it has no webhook: the
+// "existing webhook" the fleet's alerts go to when the fleet has none.
+// appIfConfigured is the Caddy context's. Apps provision in random order;
+// AppIfConfigured provisions pinreport now if it has not been yet, and
+// never creates one that is not configured. A pinreport app that fails to
+// load fails the config by itself, with its own error when Caddy's loop
+// over the apps reaches it, so that error is not repeated under fleet's.
+func sharedWebhook(appIfConfigured func(name string) (any, error)) *webhook.Settings {
+	app, err := appIfConfigured("pinreport")
+	if err != nil {
+		return nil
+	}
+	owner, ok := app.(webhookOwner)
+	if !ok {
+		return nil
+	}
+	s, ok := owner.WebhookSettings()
+	if !ok {
+		return nil
+	}
+	return &s
+}
+
 // provision is Provision once the context's parts (logger, instance ID,
-// storage, source) are in place.
+// storage, source, the pinreport app's webhook) are in place.
 func (a *App) provision() error {
 	a.mu = new(sync.Mutex)
 	a.view = new(atomic.Pointer[View])
@@ -181,15 +226,22 @@ func (a *App) provision() error {
 	}
 	if a.Webhook != nil {
 		if err := a.Webhook.provision(); err != nil {
-			return err
+			return fmt.Errorf("webhook: %v", err)
 		}
 	}
 	if a.storage == nil {
 		return errors.New("the config has no storage; fleet needs the storage the instances share")
 	}
 	a.notifiers = append(a.notifiers, logNotifier{logger: a.logger})
-	if a.Webhook != nil {
-		a.notifiers = append(a.notifiers, a.Webhook)
+	switch {
+	case a.Webhook != nil:
+		a.sender = webhook.NewSender(a.Webhook.settings, nil, userAgent, a.logger.Named("webhook"))
+	case a.shared != nil:
+		a.sender = webhook.NewSender(*a.shared, nil, userAgent, a.logger.Named("webhook"))
+		a.logger.Debug("fleet alerts go to the pinreport app's webhook") // not its URL: it can hold a token
+	}
+	if a.sender != nil {
+		a.notifiers = append(a.notifiers, webhookNotifier{sender: a.sender})
 	}
 	a.locks = new(lockState)
 	a.poolKey = "fleet.observer." + storageKey(a.storage) + "." + a.self
@@ -237,7 +289,7 @@ func (a *App) Validate() error {
 	}
 	if a.Webhook != nil {
 		if err := a.Webhook.validate(); err != nil {
-			return err
+			return fmt.Errorf("webhook: %v", err)
 		}
 	}
 	return nil
@@ -292,8 +344,11 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// Cleanup releases the observer.
+// Cleanup releases the observer and the webhook's connections.
 func (a *App) Cleanup() error {
+	if a.sender != nil {
+		a.sender.CloseIdleConnections()
+	}
 	if a.poolKey != "" {
 		_, _ = observers.Delete(a.poolKey)
 	}

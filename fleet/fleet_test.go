@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
@@ -351,13 +352,16 @@ func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		app  App
 		want string
+		fix  string // what says the fix; "fix:" when empty
 	}{
-		{App{Interval: caddy.Duration(100 * time.Millisecond)}, "interval = 100ms: out of range"},
-		{App{StaleAfter: 2}, "stale_after = 2: a live instance's record can look two intervals old"},
-		{App{StaleAfter: 5, GoneAfter: 5}, "gone_after = 5: must be more than stale_after (5)"},
-		{App{ClockTolerance: caddy.Duration(time.Millisecond)}, "clock_tolerance = 1ms"},
-		{App{DriftGrace: -1}, "drift_grace = -1ns: negative"},
-		{App{Webhook: &Webhook{URL: "alerts.example.com/hook"}}, `webhook url = "alerts.example.com/hook": not an absolute http or https URL`},
+		{App{Interval: caddy.Duration(100 * time.Millisecond)}, "interval = 100ms: out of range", ""},
+		{App{StaleAfter: 2}, "stale_after = 2: a live instance's record can look two intervals old", ""},
+		{App{StaleAfter: 5, GoneAfter: 5}, "gone_after = 5: must be more than stale_after (5)", ""},
+		{App{ClockTolerance: caddy.Duration(time.Millisecond)}, "clock_tolerance = 1ms", ""},
+		{App{DriftGrace: -1}, "drift_grace = -1ns: negative", ""},
+		// The webhook's rules and their wording are internal/webhook's,
+		// shared with pinreport.
+		{App{Webhook: &Webhook{URL: "alerts.example.com/hook"}}, `webhook: url "alerts.example.com/hook" has no http:// or https:// scheme`, "write it as https://alerts.example.com/hook"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			a := tc.app
@@ -371,8 +375,9 @@ func TestValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Validate() = %v; want an error containing %q", err, tc.want)
 			}
-			if !strings.Contains(err.Error(), "fix:") {
-				t.Errorf("error %q names no fix", err)
+			fix := cmp.Or(tc.fix, "fix:")
+			if !strings.Contains(err.Error(), fix) {
+				t.Errorf("error %q names no fix (%q)", err, fix)
 			}
 		})
 	}

@@ -1,23 +1,14 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/hardtls/caddy-hardtls/internal/finding"
+	"github.com/hardtls/caddy-hardtls/internal/webhook"
 )
 
 // A Notifier delivers the fleet's alerts. The instance that sends an
@@ -49,137 +40,65 @@ func (n logNotifier) Notify(_ context.Context, al Alert) error {
 	return nil
 }
 
-// Webhook headers.
-const (
-	// HeaderEvent carries the alert's event.
-	HeaderEvent = "X-Fleet-Event"
-	// HeaderDelivery carries the alert ID, the same on every retry.
-	HeaderDelivery = "X-Fleet-Delivery"
-	// HeaderSignature carries "sha256=<hex HMAC-SHA256 of the body>" when a
-	// secret is set.
-	HeaderSignature = "X-Fleet-Signature"
-)
-
-// Webhook POSTs each fleet alert as JSON (the Alert type) to a URL. It is
-// deliberately small: pinreport's webhook is the full-featured one.
+// Webhook POSTs each fleet alert as JSON (the Alert type) to a URL, with
+// the delivery pinreport's webhook uses (internal/webhook): the same
+// headers, signature and handling of answers. It has no retries or
+// backoff of its own to set: a network error, a 429 or a 5xx answer is
+// tried twice more, 1s then 2s later, within the minute a round's
+// alerting may take.
 type Webhook struct {
 	// URL receives the POSTs: absolute, http or https. Placeholders such
 	// as {env.FLEET_WEBHOOK} are replaced when the config loads. Required.
 	URL string `json:"url,omitempty"`
 
 	// Secret, when set, signs each body with HMAC-SHA256, sent in the
-	// X-Fleet-Signature header as "sha256=<hex>". Placeholders are
+	// X-Hardtls-Signature header as "sha256=<hex>". Placeholders are
 	// replaced when the config loads. Default: none.
 	Secret string `json:"secret,omitempty"`
 
-	// Timeout bounds each attempt; a network error or a 5xx answer is
-	// tried twice more, a second apart. Default: 10s.
+	// Timeout bounds each attempt, connection included. Default: 10s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
-	url     string
-	secret  []byte
-	client  *http.Client
-	retries int
-	backoff time.Duration
+	settings webhook.Settings
 }
 
-const defaultWebhookTimeout = 10 * time.Second
+// Retries of the fleet's own webhook; see Webhook.
+const (
+	webhookRetries = 2
+	webhookBackoff = time.Second
+)
 
 // provision replaces placeholders and applies defaults.
 func (wh *Webhook) provision() error {
-	repl := caddy.NewReplacer()
+	retries := webhookRetries
 	var err error
-	if wh.url, err = repl.ReplaceOrErr(wh.URL, true, true); err != nil {
-		return fmt.Errorf("webhook url = %q: %v; fix: set the variable or write the URL", wh.URL, err)
-	}
-	secret, err := repl.ReplaceOrErr(wh.Secret, true, true)
-	if err != nil {
-		return fmt.Errorf("webhook secret: %v; fix: set the variable", err) // never echo the secret
-	}
-	wh.secret = []byte(secret)
-	if wh.Timeout == 0 {
-		wh.Timeout = caddy.Duration(defaultWebhookTimeout)
-	}
-	wh.retries, wh.backoff = 2, time.Second
-	wh.client = &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
-		// A redirect would turn the POST into a GET without the alert.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return nil
+	wh.settings, err = webhook.Config{
+		URL:     wh.URL,
+		Secret:  wh.Secret,
+		Timeout: time.Duration(wh.Timeout),
+		Retries: &retries,
+		Backoff: webhookBackoff,
+	}.Resolve()
+	return err
 }
 
 // validate checks the provisioned values.
 func (wh *Webhook) validate() error {
-	u, err := url.Parse(wh.url)
-	switch {
-	case wh.url == "":
-		return fmt.Errorf("webhook url is empty; fix: set it to the receiver, e.g. https://alerts.example.com/hook")
-	case err != nil:
-		return fmt.Errorf("webhook url = %q: %v", wh.url, err)
-	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
-		return fmt.Errorf("webhook url = %q: not an absolute http or https URL; fix: write it as https://host/path", wh.url)
-	case wh.Timeout < 0:
-		return fmt.Errorf("webhook timeout = %s: negative; fix: use a positive duration such as 10s", time.Duration(wh.Timeout))
-	}
-	return nil
+	return wh.settings.Check()
 }
+
+// webhookNotifier sends alerts to a webhook: the fleet's own, or the
+// pinreport app's when the fleet has none.
+type webhookNotifier struct{ sender *webhook.Sender }
 
 // Notify implements Notifier.
-func (wh *Webhook) Notify(ctx context.Context, al Alert) error {
-	body, err := json.Marshal(al)
-	if err != nil {
-		return err
-	}
-	wait := wh.backoff
-	for attempt := 0; ; attempt++ {
-		retry, err := wh.post(ctx, al, body)
-		if err == nil || !retry || attempt >= wh.retries {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (then %v)", err, ctx.Err())
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
-}
-
-// post makes one attempt and tells whether a failure is worth a retry.
-func (wh *Webhook) post(ctx context.Context, al Alert, body []byte) (retry bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(wh.Timeout))
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.url, bytes.NewReader(body))
-	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "caddy-hardtls-fleet")
-	req.Header.Set(HeaderEvent, al.Event)
-	req.Header.Set(HeaderDelivery, al.ID)
-	if len(wh.secret) > 0 {
-		mac := hmac.New(sha256.New, wh.secret)
-		mac.Write(body)
-		req.Header.Set(HeaderSignature, "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	}
-	resp, err := wh.client.Do(req)
-	if err != nil {
-		return true, err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return false, nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return true, fmt.Errorf("receiver answered %s", resp.Status)
-	}
-	return false, fmt.Errorf("receiver refused the alert: %s", strings.TrimSpace(resp.Status))
+func (n webhookNotifier) Notify(ctx context.Context, al Alert) error {
+	_, err := n.sender.Send(ctx, al.Event, al.ID, al)
+	return err
 }
 
 // Interface guards
 var (
 	_ Notifier = logNotifier{}
-	_ Notifier = (*Webhook)(nil)
+	_ Notifier = webhookNotifier{}
 )

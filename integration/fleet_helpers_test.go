@@ -105,11 +105,11 @@ func (h *fleetHook) serve(w http.ResponseWriter, r *http.Request) {
 	switch err := json.Unmarshal(body, &al); {
 	case r.Method != http.MethodPost:
 		h.problems = append(h.problems, "method "+r.Method)
-	case !hmac.Equal([]byte(r.Header.Get(fleet.HeaderSignature)), []byte(want)):
+	case !hmac.Equal([]byte(r.Header.Get("X-Hardtls-Signature")), []byte(want)):
 		h.problems = append(h.problems, "bad signature")
 	case err != nil:
 		h.problems = append(h.problems, "undecodable body: "+err.Error())
-	case al.ID != r.Header.Get(fleet.HeaderDelivery) || al.Event != r.Header.Get(fleet.HeaderEvent):
+	case al.ID != r.Header.Get("X-Hardtls-Delivery") || al.Event != r.Header.Get("X-Hardtls-Event"):
 		h.problems = append(h.problems, "headers do not match the body")
 	default:
 		h.alerts = append(h.alerts, al)

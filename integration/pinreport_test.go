@@ -47,14 +47,14 @@ func (h *hookServer) serve(w http.ResponseWriter, r *http.Request) {
 	mac := hmac.New(sha256.New, h.secret)
 	mac.Write(body)
 	wantSig := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-	id := r.Header.Get("X-Pinreport-Delivery")
+	id := r.Header.Get("X-Hardtls-Delivery")
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
 	case r.Method != http.MethodPost:
 		h.problems = append(h.problems, "method "+r.Method)
-	case !hmac.Equal([]byte(r.Header.Get("X-Pinreport-Signature")), []byte(wantSig)):
+	case !hmac.Equal([]byte(r.Header.Get("X-Hardtls-Signature")), []byte(wantSig)):
 		h.problems = append(h.problems, "bad signature on "+id)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -71,7 +71,7 @@ func (h *hookServer) serve(w http.ResponseWriter, r *http.Request) {
 		h.problems = append(h.problems, "undecodable body: "+err.Error())
 		return
 	}
-	if al.ID != id || r.Header.Get("X-Pinreport-Event") != al.Event {
+	if al.ID != id || r.Header.Get("X-Hardtls-Event") != al.Event {
 		h.problems = append(h.problems, "headers do not match body of "+id)
 	}
 	h.alerts = append(h.alerts, al)

@@ -37,7 +37,7 @@ func TestProvisionStartStop(t *testing.T) {
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if time.Duration(a.ScanInterval) != defaultScanInterval || a.sink == nil || a.sink.client != a.client || len(a.rules) != 1 {
+	if time.Duration(a.ScanInterval) != defaultScanInterval || a.sink == nil || a.sink.sender == nil || len(a.rules) != 1 {
 		t.Errorf("after Provision: interval %s, sink %v, rules %v", time.Duration(a.ScanInterval), a.sink, a.rules)
 	}
 	// The handler is subscribed to the tls app's certificate events.
