@@ -6,6 +6,10 @@ package pinreport
 // side in the same run. Every scan looked every name up again, rebuilt the
 // readers' view when the set changed, judged every certificate's level,
 // and ran every scan_interval (1m) and after every certificate event.
+//
+// The old per-name status keeps its fields that only the old event code
+// wrote, so that its retained memory is measured as it was.
+//lint:file-ignore U1000 the old state's shape, kept for a fair memory comparison
 
 import (
 	"fmt"
