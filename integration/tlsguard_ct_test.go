@@ -89,7 +89,11 @@ internal.localhost {
 func servedLeafPEM(t *testing.T, serverName string) []byte {
 	t.Helper()
 	out, _ := sClient(t, serverName, nil, "-showcerts")
-	block, _ := pem.Decode(out[bytes.Index(out, []byte("-----BEGIN CERTIFICATE-----")):])
+	i := bytes.Index(out, []byte("-----BEGIN CERTIFICATE-----"))
+	if i < 0 {
+		t.Fatalf("no certificate in openssl's output:\n%s", out)
+	}
+	block, _ := pem.Decode(out[i:])
 	if block == nil {
 		t.Fatalf("no certificate in openssl's output:\n%s", out)
 	}
