@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hardtls/caddy-hardtls/pinreport"
 )
 
 // TestAdminEndpointsHardened runs the README's example and probes the
@@ -24,11 +26,7 @@ func TestAdminEndpointsHardened(t *testing.T) {
 	load(t, exampleConfig(t, "Caddyfile"), "caddyfile")
 	roots := localRoot(t)
 	waitCert(t, "localhost", roots)
-	for deadline := time.Now().Add(15 * time.Second); len(inventory(t, "localhost").Certificates) == 0; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("pinreport never listed localhost")
-		}
-	}
+	waitInventory(t, "localhost", 15*time.Second, "pinreport to list the certificate", func(pinreport.CertificateReport) bool { return true })
 
 	// The private key Caddy stored for localhost, to look for in answers.
 	keyPEM, err := os.ReadFile(filepath.Join(dataDir, "caddy", "certificates", "local", "localhost", "localhost.key"))

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -70,11 +69,8 @@ func TestExampleCaddyfile(t *testing.T) {
 	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
 	wantPin := base64.StdEncoding.EncodeToString(sum[:])
 	// Scans follow certificate events within seconds.
+	waitInventory(t, "localhost", 15*time.Second, "pinreport to list the certificate", func(pinreport.CertificateReport) bool { return true })
 	inv := inventory(t, "localhost")
-	for deadline := time.Now().Add(15 * time.Second); len(inv.Certificates) == 0 && time.Now().Before(deadline); {
-		time.Sleep(200 * time.Millisecond)
-		inv = inventory(t, "localhost")
-	}
 	if len(inv.Certificates) != 1 || inv.Certificates[0].SPKIPin != wantPin || inv.Certificates[0].IssuerKind != "internal" {
 		t.Errorf("pinreport for localhost = %+v, want one internal certificate with pin %s", inv.Certificates, wantPin)
 	}
@@ -261,27 +257,21 @@ func TestExampleProduction(t *testing.T) {
 	// key, as a client sees it. The chain is verified as of its own
 	// issuance: on a loaded machine a 20 s certificate may expire before
 	// its renewal lands, which is not what this checks.
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		chain := servedChainAnyTime(t, "example.com")
-		leaf := chain[0]
-		if leaf.SerialNumber.Cmp(first.SerialNumber) != 0 {
-			inter := x509.NewCertPool()
-			for _, c := range chain[1:] {
-				inter.AddCert(c)
-			}
-			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: "example.com", CurrentTime: leaf.NotBefore.Add(time.Second)}); err != nil {
-				t.Errorf("renewed certificate: %v", err)
-			}
-			if !bytes.Equal(leaf.RawSubjectPublicKeyInfo, first.RawSubjectPublicKeyInfo) {
-				t.Errorf("example.com renewed (serial %x to %x) with a new key: the example promises the key is reused", first.SerialNumber, leaf.SerialNumber)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("example.com was not renewed within 90s of a 20s certificate")
-		}
-		time.Sleep(500 * time.Millisecond)
+	var chain []*x509.Certificate
+	eventually(t, 90*time.Second, "example.com renewed (a 20s certificate)", func() (bool, string) {
+		chain = servedChainAnyTime(t, "example.com")
+		return chain[0].SerialNumber.Cmp(first.SerialNumber) != 0, fmt.Sprintf("serial %x, the first one", chain[0].SerialNumber)
+	})
+	leaf := chain[0]
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: "example.com", CurrentTime: leaf.NotBefore.Add(time.Second)}); err != nil {
+		t.Errorf("renewed certificate: %v", err)
+	}
+	if !bytes.Equal(leaf.RawSubjectPublicKeyInfo, first.RawSubjectPublicKeyInfo) {
+		t.Errorf("example.com renewed (serial %x to %x) with a new key: the example promises the key is reused", first.SerialNumber, leaf.SerialNumber)
 	}
 }
 
@@ -289,12 +279,9 @@ func TestExampleProduction(t *testing.T) {
 // verifying it: the caller verifies it as of a time of its choosing.
 func servedChainAnyTime(t *testing.T, serverName string) []*x509.Certificate {
 	t.Helper()
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp",
-		net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)),
-		&tls.Config{ServerName: serverName, InsecureSkipVerify: true})
+	cs, err := handshake(serverName, nil, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the caller verifies the chain
 	if err != nil {
-		t.Fatalf("TLS handshake for %s: %v", serverName, err)
+		t.Fatal(err)
 	}
-	defer conn.Close()
-	return conn.ConnectionState().PeerCertificates
+	return cs.PeerCertificates
 }

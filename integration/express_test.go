@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hardtls/caddy-hardtls/pinreport"
 )
 
 // expressDir holds the Express 5 + helmet 8 test application, its
@@ -230,11 +232,8 @@ func TestExpressBehindReverseProxyExample(t *testing.T) {
 	if g := siteReport(t, report, "app.localhost").Grade; g == nil || g.Grade != "A+" {
 		t.Errorf("app.localhost grade = %+v, want A+", g)
 	}
+	waitInventory(t, "app.localhost", 15*time.Second, "pinreport to list the certificate", func(pinreport.CertificateReport) bool { return true })
 	inv := inventory(t, "app.localhost")
-	for deadline := time.Now().Add(15 * time.Second); len(inv.Certificates) == 0 && time.Now().Before(deadline); {
-		time.Sleep(200 * time.Millisecond)
-		inv = inventory(t, "app.localhost")
-	}
 	if len(inv.Certificates) != 1 {
 		t.Errorf("pinreport lists %d certificates for app.localhost, want 1", len(inv.Certificates))
 	}

@@ -237,20 +237,18 @@ func (p *fleetProc) logTail() string {
 	return string(b)
 }
 
-// waitFleet polls cond every 200 ms until it holds or wait runs out.
+// waitFleet is eventually for a cond that returns what it saw: it
+// returns the value that satisfied cond, and reports the last one (%+v)
+// on timeout.
 func waitFleet[T any](t *testing.T, wait time.Duration, what string, cond func() (T, bool)) T {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		v, ok := cond()
-		if ok {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s; last: %+v", wait, what, v)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	var v T
+	eventually(t, wait, what, func() (bool, string) {
+		var ok bool
+		v, ok = cond()
+		return ok, fmt.Sprintf("%+v", v)
+	})
+	return v
 }
 
 // shape is what must be the same in every view: instances and their

@@ -262,9 +262,19 @@ func checkFleetMetrics(t *testing.T, p *fleetProc) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`fleet_instances{state="alive"} 3`, `fleet_drift_items{kind="mode"} 1`, `fleet_storage_healthy 1`, `fleet_alerting_mode{mode="once_per_fleet"} 1`} {
-		if !bytes.Contains(body, []byte(want)) {
-			t.Errorf("/metrics lacks %s", want)
+	m := parseMetrics(t, string(body))
+	for _, want := range []struct {
+		name   string
+		labels labels
+		value  float64
+	}{
+		{"fleet_instances", labels{"state": "alive"}, 3},
+		{"fleet_drift_items", labels{"kind": "mode"}, 1},
+		{"fleet_storage_healthy", nil, 1},
+		{"fleet_alerting_mode", labels{"mode": "once_per_fleet"}, 1},
+	} {
+		if v, ok := m.value(want.name, want.labels); !ok || v != want.value {
+			t.Errorf("/metrics: %s%v is %v (present %v), want %v", want.name, want.labels, v, ok, want.value)
 		}
 	}
 	promtool, err := exec.LookPath("promtool")

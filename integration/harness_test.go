@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -219,18 +220,14 @@ func localRoot(t *testing.T) *x509.CertPool {
 	t.Helper()
 	path := filepath.Join(dataDir, "caddy", "pki", "authorities", "local", "root.crt")
 	var pemBytes []byte
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually(t, 20*time.Second, "the local CA root "+path, func() (bool, string) {
 		b, err := os.ReadFile(path)
-		if err == nil && len(b) > 0 {
-			pemBytes = b
-			break
+		pemBytes = b
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("local CA root %s did not appear: %v", path, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(b) > 0, "an empty file"
+	})
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pemBytes) {
 		t.Fatalf("no certificate in %s", path)
@@ -243,22 +240,16 @@ func localRoot(t *testing.T) *x509.CertPool {
 // obtains certificates in the background after a config loads.
 func waitCert(t *testing.T, serverName string, roots *x509.CertPool) *x509.Certificate {
 	t.Helper()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort))
-	deadline := time.Now().Add(60 * time.Second)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr,
-			&tls.Config{ServerName: serverName, RootCAs: roots})
-		if err == nil {
-			leaf := conn.ConnectionState().PeerCertificates[0]
-			conn.Close()
-			return leaf
+	var leaf *x509.Certificate
+	eventually(t, 60*time.Second, "a valid certificate for "+serverName, func() (bool, string) {
+		cs, err := handshake(serverName, roots, nil)
+		if err != nil {
+			return false, err.Error()
 		}
-		lastErr = err
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("no valid certificate for %s on %s after 60s: %v", serverName, addr, lastErr)
-	return nil
+		leaf = cs.PeerCertificates[0]
+		return true, ""
+	})
+	return leaf
 }
 
 // client returns an HTTP client that sends every request to 127.0.0.1
@@ -349,9 +340,9 @@ func logMark() int64 {
 // (all lines when msg is empty), waiting up to wait for at least one.
 func logsSince(t *testing.T, mark int64, msg string, wait time.Duration) []logEntry {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		var out []logEntry
+	var out []logEntry
+	poll(wait, func() (bool, string) {
+		out = nil
 		b, err := os.ReadFile(logFile)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
@@ -367,11 +358,9 @@ func logsSince(t *testing.T, mark int64, msg string, wait time.Duration) []logEn
 				}
 			}
 		}
-		if len(out) > 0 || time.Now().After(deadline) {
-			return out
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(out) > 0, ""
+	})
+	return out
 }
 
 // waitLog waits up to wait for a log line after mark whose "msg" is msg and
@@ -379,18 +368,10 @@ func logsSince(t *testing.T, mark int64, msg string, wait time.Duration) []logEn
 // decodes them), and reports whether one was written.
 func waitLog(t *testing.T, mark int64, msg string, want map[string]any, wait time.Duration) bool {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		for _, e := range logsSince(t, mark, msg, 0) {
-			if matches(e, want) {
-				return true
-			}
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	ok, _ := poll(wait, func() (bool, string) {
+		return slices.ContainsFunc(logsSince(t, mark, msg, 0), func(e logEntry) bool { return matches(e, want) }), ""
+	})
+	return ok
 }
 
 func matches(e logEntry, want map[string]any) bool {

@@ -155,8 +155,7 @@ func requireLoopback(t *testing.T) {
 // docs/testing.md); waiting here keeps a test's next request off it.
 func waitHandOver(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	eventually(t, 15*time.Second, "the previous config's listeners to close", func() (bool, string) {
 		socks, err := listeners()
 		if err != nil {
 			t.Fatalf("listing this process's listeners: %v", err)
@@ -169,14 +168,8 @@ func waitHandOver(t *testing.T) {
 			}
 			seen[s] = true
 		}
-		if len(twice) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the previous config still listens on %v after 15s", twice)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(twice) == 0, fmt.Sprintf("two listening sockets on %v", twice)
+	})
 }
 
 // TestHarnessListensOnLoopback loads a config as every Caddyfile test does

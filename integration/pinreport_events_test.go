@@ -49,26 +49,22 @@ func TestPinReportManualCertificateAnnouncedEarly(t *testing.T) {
 	}
 }`), "json")
 		want := opensslFactsOf(t, der).fingerprint
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		listed, last := poll(10*time.Second, func() (bool, string) {
 			status, body := adminGet(t, "/pinreport/"+name)
-			if status == http.StatusOK {
-				rep := inventory(t, name)
-				if len(rep.Certificates) != 1 || rep.Certificates[0].SHA256Fingerprint != want || rep.Certificates[0].IssuerKind != "manual" {
-					t.Fatalf("load %d: /pinreport/%s: %+v; want the manual certificate %s", i, name, rep.Certificates, want)
+			return status == http.StatusOK, fmt.Sprintf("%d %s", status, body)
+		})
+		if !listed {
+			for _, e := range logsSince(t, mark, "", 0) {
+				if l, _ := e["logger"].(string); strings.HasPrefix(l, "tls") || strings.HasPrefix(l, "events") || e["msg"] == "event" {
+					b, _ := json.Marshal(e)
+					t.Log(string(b))
 				}
-				break
 			}
-			if time.Now().After(deadline) {
-				for _, e := range logsSince(t, mark, "", 0) {
-					if l, _ := e["logger"].(string); strings.HasPrefix(l, "tls") || strings.HasPrefix(l, "events") || e["msg"] == "event" {
-						b, _ := json.Marshal(e)
-						t.Log(string(b))
-					}
-				}
-				t.Fatalf("load %d: %s is not in the inventory 10s after the config loaded: %d %s", i, name, status, body)
-			}
-			time.Sleep(100 * time.Millisecond)
+			t.Fatalf("load %d: %s is not in the inventory 10s after the config loaded: %s", i, name, last)
+		}
+		rep := inventory(t, name)
+		if len(rep.Certificates) != 1 || rep.Certificates[0].SHA256Fingerprint != want || rep.Certificates[0].IssuerKind != "manual" {
+			t.Fatalf("load %d: /pinreport/%s: %+v; want the manual certificate %s", i, name, rep.Certificates, want)
 		}
 	}
 }

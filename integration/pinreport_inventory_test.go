@@ -1,19 +1,11 @@
 package integration
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -23,45 +15,18 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/testpki"
 	"github.com/hardtls/caddy-hardtls/pinreport"
 	"github.com/hardtls/caddy-hardtls/tlsguard"
 )
 
 // manualCert writes a self-signed certificate for names and its key as
-// PEM files (.pem, since caddytest rewrites .crt and .key paths) and
-// returns their paths and the DER.
+// PEM files (testpki.WritePEM) and returns their paths and the DER.
 func manualCert(t *testing.T, names ...string) (certFile, keyFile string, der []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "manual-cert.pem"), filepath.Join(dir, "manual-key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, der
+	c := testpki.SelfSigned(t, testpki.Leaf{Names: names})
+	certFile, keyFile = testpki.WritePEM(t, t.TempDir(), "manual", c)
+	return certFile, keyFile, c.Certificate[0]
 }
 
 // TestPinReportInventoryKinds serves a manually loaded certificate, one
@@ -172,12 +137,10 @@ https:// {
 	// reconcile that config asked for on its way out.
 	var rep pinreport.Report
 	var tg tlsguard.Report
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	poll(10*time.Second, func() (bool, string) {
 		rep, tg = inventory(t, ""), tlsguardReport(t)
-		if len(rep.Certificates) == len(tg.Certificates) || time.Now().After(deadline) {
-			break
-		}
-	}
+		return len(rep.Certificates) == len(tg.Certificates), ""
+	})
 	for _, c := range rep.Certificates {
 		i := slices.IndexFunc(tg.Certificates, func(g tlsguard.CertReport) bool { return g.SHA256Fingerprint == c.SHA256Fingerprint })
 		if i < 0 {
@@ -217,10 +180,10 @@ https:// {
 
 	// Metrics per certificate, and none left once a site is gone.
 	fams := scrape(t)
-	if v, ok := metricValue(fams, "pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": manualName, "issuer_kind": "manual"}); !ok || int64(v) != manual.NotAfter.Unix() {
+	if v, ok := fams.value("pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": manualName, "issuer_kind": "manual"}); !ok || int64(v) != manual.NotAfter.Unix() {
 		t.Errorf("not_after of %s: %v (present %v); want %d", manualName, v, ok, manual.NotAfter.Unix())
 	}
-	if v, ok := metricValue(fams, "pinreport_certificate_not_before_timestamp_seconds", map[string]string{"name": manualName, "issuer_kind": "manual"}); !ok || int64(v) != manual.NotBefore.Unix() {
+	if v, ok := fams.value("pinreport_certificate_not_before_timestamp_seconds", map[string]string{"name": manualName, "issuer_kind": "manual"}); !ok || int64(v) != manual.NotBefore.Unix() {
 		t.Errorf("not_before of %s: %v (present %v); want %d", manualName, v, ok, manual.NotBefore.Unix())
 	}
 	// The next config drops the manual site: its certificate leaves the
@@ -234,18 +197,11 @@ https:// {
 	tls internal
 	respond "internal"
 }`, internal)), "caddyfile")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		_, stale := metricValue(scrape(t), "pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": manualName})
-		if !stale {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the not_after series of %s outlived its site by 15s", manualName)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	if _, ok := metricValue(scrape(t), "pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": internal}); !ok {
+	eventually(t, 15*time.Second, "the not_after series of "+manualName+" to go with its site", func() (bool, string) {
+		v, stale := scrape(t).value("pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": manualName})
+		return !stale, fmt.Sprintf("still there: %v", v)
+	})
+	if _, ok := scrape(t).value("pinreport_certificate_not_after_timestamp_seconds", map[string]string{"name": internal}); !ok {
 		t.Errorf("the series of %s, still served, is gone", internal)
 	}
 }
@@ -350,7 +306,7 @@ func TestPinReportConfigErrors(t *testing.T) {
 	}`, ""), "caddyfile", []string{"pinreport", `"sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=": only SHA-256 pins are supported`, "Caddyfile:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := refusedLoad(t, tc.cfg, tc.adapter)
+			got := loadError(t, tc.cfg, tc.adapter)
 			t.Log(got)
 			for _, want := range tc.want {
 				if !strings.Contains(got, strings.ReplaceAll(want, `\"`, `"`)) && !strings.Contains(got, want) {

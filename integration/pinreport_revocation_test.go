@@ -120,7 +120,7 @@ func TestPinReportRevokedManualCertificate(t *testing.T) {
 	if good.Revocation.CRL == nil || good.Revocation.CRL.URL != srv.URL || good.Revocation.CRL.NextUpdate == nil {
 		t.Errorf("good: %+v", good.Revocation)
 	}
-	before, _ := metricValue(scrape(t), "pinreport_revocations_total", nil)
+	before, _ := scrape(t).value("pinreport_revocations_total", map[string]string{"source": "crl"})
 
 	mark = logMark()
 	revokedAt := time.Now()
@@ -141,13 +141,13 @@ func TestPinReportRevokedManualCertificate(t *testing.T) {
 		t.Errorf("revoked: %+v", rev.Revocation.CRL)
 	}
 	fams := scrape(t)
-	if v, _ := metricValue(fams, "pinreport_revocations_total", map[string]string{"source": "crl"}); v < before+1 {
+	if v, _ := fams.value("pinreport_revocations_total", map[string]string{"source": "crl"}); v < before+1 {
 		t.Errorf("pinreport_revocations_total{source=crl} %v; want %v", v, before+1)
 	}
-	if v, _ := metricValue(fams, "pinreport_revocation_status", map[string]string{"status": "revoked"}); v != 1 {
+	if v, _ := fams.value("pinreport_revocation_status", map[string]string{"status": "revoked"}); v != 1 {
 		t.Errorf("pinreport_revocation_status{status=revoked} %v; want 1", v)
 	}
-	if v, _ := metricValue(fams, "pinreport_crl_fetches_total", map[string]string{"result": "ok"}); v < 2 {
+	if v, _ := fams.value("pinreport_crl_fetches_total", map[string]string{"result": "ok"}); v < 2 {
 		t.Errorf("pinreport_crl_fetches_total{result=ok} %v; want the CRL fetched before and after", v)
 	}
 	// Still revoked, and said once.
@@ -164,16 +164,11 @@ func localCA(t *testing.T) *testpki.CA {
 	t.Helper()
 	dir := filepath.Join(dataDir, "caddy", "pki", "authorities", "local")
 	var certPEM, keyPEM []byte
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	eventually(t, 20*time.Second, "Caddy's local intermediate in "+dir, func() (bool, string) {
 		certPEM, _ = os.ReadFile(filepath.Join(dir, "intermediate.crt"))
 		keyPEM, _ = os.ReadFile(filepath.Join(dir, "intermediate.key"))
-		if len(certPEM) > 0 && len(keyPEM) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Caddy's local intermediate did not appear")
-		}
-	}
+		return len(certPEM) > 0 && len(keyPEM) > 0, fmt.Sprintf("certificate %d bytes, key %d bytes", len(certPEM), len(keyPEM))
+	})
 	block, _ := pem.Decode(certPEM)
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
@@ -268,7 +263,7 @@ func TestPinReportHostileCRLNeverRevokes(t *testing.T) {
 	serials = append(serials, cert.Leaf.SerialNumber)
 	certFile, keyFile := writeCertFiles(t, cert.Certificate, cert.PrivateKey)
 
-	revokedBefore, _ := metricValue(scrape(t), "pinreport_revocations_total", map[string]string{"source": "crl"})
+	revokedBefore, _ := scrape(t).value("pinreport_revocations_total", map[string]string{"source": "crl"})
 	mark := logMark()
 	dumpPinReportLogs(t, mark)
 	load(t, caddyfile(fmt.Sprintf(`
@@ -312,10 +307,10 @@ func TestPinReportHostileCRLNeverRevokes(t *testing.T) {
 	if perName[manualName] != 1 || perName[managedName] != 1 {
 		t.Errorf("unknown warnings per certificate %v; want one each", perName)
 	}
-	if v, _ := metricValue(scrape(t), "pinreport_revocation_status", map[string]string{"status": "unknown"}); v != 2 {
+	if v, _ := scrape(t).value("pinreport_revocation_status", map[string]string{"status": "unknown"}); v != 2 {
 		t.Errorf("pinreport_revocation_status{status=unknown} %v; want 2", v)
 	}
-	if v, _ := metricValue(scrape(t), "pinreport_revocations_total", map[string]string{"source": "crl"}); v != revokedBefore {
+	if v, _ := scrape(t).value("pinreport_revocations_total", map[string]string{"source": "crl"}); v != revokedBefore {
 		t.Errorf("pinreport_revocations_total{source=crl} went from %v to %v after hostile CRLs", revokedBefore, v)
 	}
 }

@@ -162,9 +162,9 @@ func TestPinReportACMERenewal(t *testing.T) {
 	// so they are compared with their values when this config started,
 	// before any certificate was issued.
 	before := scrape(t)
-	renewals0, _ := metricValue(before, "pinreport_renewals_total", nil)
-	changes0, _ := metricValue(before, "pinreport_pin_changes_total", nil)
-	failures0, _ := metricValue(before, "pinreport_renewal_failures_total", nil)
+	renewals0, _ := before.value("pinreport_renewals_total", nil)
+	changes0, _ := before.value("pinreport_pin_changes_total", nil)
+	failures0, _ := before.value("pinreport_renewal_failures_total", nil)
 
 	if warn := logsSince(t, mark, "expected pins without a backup", 5*time.Second); len(warn) == 0 || warn[0]["host"] != keyOn {
 		t.Errorf("want a warning about the single pin of %s; got %v", keyOn, warn)
@@ -201,7 +201,7 @@ func TestPinReportACMERenewal(t *testing.T) {
 	if attempts != 3 {
 		t.Errorf("the receiver failed the first 2 attempts; the alert took %d attempts, want 3", attempts)
 	}
-	if v, _ := metricValue(scrape(t), "pinreport_pin_mismatches_total", nil); v < 1 {
+	if v, _ := scrape(t).value("pinreport_pin_mismatches_total", nil); v < 1 {
 		t.Errorf("pinreport_pin_mismatches_total = %v after a mismatch", v)
 	}
 
@@ -272,10 +272,10 @@ func TestPinReportACMERenewal(t *testing.T) {
 	}
 
 	after := scrape(t)
-	if v, _ := metricValue(after, "pinreport_renewals_total", nil); v < renewals0+2 {
+	if v, _ := after.value("pinreport_renewals_total", nil); v < renewals0+2 {
 		t.Errorf("pinreport_renewals_total went from %v to %v after two renewals", renewals0, v)
 	}
-	if v, _ := metricValue(after, "pinreport_pin_changes_total", nil); v < changes0+1 {
+	if v, _ := after.value("pinreport_pin_changes_total", nil); v < changes0+1 {
 		t.Errorf("pinreport_pin_changes_total went from %v to %v after a key change", changes0, v)
 	}
 	checkExpiryMetrics(t, keyOff)
@@ -299,7 +299,7 @@ func TestPinReportACMERenewal(t *testing.T) {
 	if attempts != 3 {
 		t.Errorf("renewal_failed alert took %d attempts, want 3", attempts)
 	}
-	if v, _ := metricValue(scrape(t), "pinreport_renewal_failures_total", nil); v < failures0+1 {
+	if v, _ := scrape(t).value("pinreport_renewal_failures_total", nil); v < failures0+1 {
 		t.Errorf("pinreport_renewal_failures_total went from %v to %v after a failure", failures0, v)
 	}
 	rep := waitInventory(t, id, 10*time.Second, "the failure", func(c pinreport.CertificateReport) bool {
@@ -346,13 +346,13 @@ func checkExpiryMetrics(t *testing.T, name string) {
 	for range 5 { // a scan may come between the two reads
 		want = float64(inventory(t, name).Certificates[0].NotAfter.Unix())
 		families := scrape(t)
-		v, ok := metricValue(families, "pinreport_certificate_not_after_timestamp_seconds",
+		v, ok := families.value("pinreport_certificate_not_after_timestamp_seconds",
 			map[string]string{"name": name, "issuer_kind": "acme"})
 		if !ok {
 			t.Fatalf("no pinreport_certificate_not_after_timestamp_seconds series for %s", name)
 		}
 		for _, state := range []string{"ok", "warning", "critical", "expired"} {
-			if _, ok := metricValue(families, "pinreport_certificates", map[string]string{"state": state}); !ok {
+			if _, ok := families.value("pinreport_certificates", map[string]string{"state": state}); !ok {
 				t.Errorf("no pinreport_certificates series for state %s", state)
 			}
 		}

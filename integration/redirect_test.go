@@ -174,10 +174,10 @@ func TestRedirectHostileRequests(t *testing.T) {
 		}
 	}
 	families := scrape(t)
-	if got, ok := metricValue(families, "https_redirect_refusals_total", map[string]string{"reason": "host_not_allowed"}); !ok || got != float64(notAllowed) {
+	if got, ok := families.value("https_redirect_refusals_total", map[string]string{"reason": "host_not_allowed"}); !ok || got != float64(notAllowed) {
 		t.Errorf("https_redirect_refusals_total{reason=\"host_not_allowed\"} = %v (present %v), want %d", got, ok, notAllowed)
 	}
-	if got, _ := metricValue(families, "https_redirect_refusals_total", map[string]string{"reason": "malformed_host"}); got == 0 {
+	if got, _ := families.value("https_redirect_refusals_total", map[string]string{"reason": "malformed_host"}); got == 0 {
 		t.Error("no malformed_host refusal counted")
 	}
 	if n := len(families["https_redirect_refusals_total"].GetMetric()); n != 4 {

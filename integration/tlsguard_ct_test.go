@@ -2,10 +2,8 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"encoding/pem"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,8 +88,12 @@ internal.localhost {
 // as openssl s_client -showcerts prints it.
 func servedLeafPEM(t *testing.T, serverName string) []byte {
 	t.Helper()
-	out, _ := sClient(t, serverName, "-showcerts")
-	block, _ := pem.Decode(out[bytes.Index(out, []byte("-----BEGIN CERTIFICATE-----")):])
+	out, _ := sClient(t, serverName, nil, "-showcerts")
+	i := bytes.Index(out, []byte("-----BEGIN CERTIFICATE-----"))
+	if i < 0 {
+		t.Fatalf("no certificate in openssl's output:\n%s", out)
+	}
+	block, _ := pem.Decode(out[i:])
 	if block == nil {
 		t.Fatalf("no certificate in openssl's output:\n%s", out)
 	}
@@ -101,13 +103,5 @@ func servedLeafPEM(t *testing.T, serverName string) []byte {
 // opensslText returns openssl x509 -text of a PEM certificate.
 func opensslText(t *testing.T, certPEM []byte) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "openssl", "x509", "-noout", "-text")
-	cmd.Stdin = bytes.NewReader(certPEM)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl x509: %v\n%s", err, out)
-	}
-	return string(out)
+	return string(mustOpenSSL(t, certPEM, "x509", "-noout", "-text"))
 }

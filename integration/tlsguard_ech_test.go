@@ -63,7 +63,7 @@ secret.localhost {
 	// length 2): the same config ID with another key.
 	stale[11] ^= 0xff
 
-	before := scrapeTLSGuard(t)
+	before := scrape(t)
 	reportBefore := tlsguardReport(t)
 
 	withECH := func(list []byte) *tls.Config {
@@ -88,45 +88,27 @@ secret.localhost {
 	}
 	sClientGet(t, "secret.localhost", "-tls1_3")
 
-	want := map[string]float64{
-		`tlsguard_ech_client_hellos_total{server="srv0"}`:                                                                        4,
-		`tlsguard_ech_accepted_handshakes_total{server="srv0"}`:                                                                  3,
-		`tlsguard_refused_handshakes_total{reason="ech_required",server="srv0"}`:                                                 1,
-		`tlsguard_site_handshakes_total{ech_accepted="true",key_exchange="post_quantum",server="srv0",site="secret.localhost"}`:  3,
-		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="post_quantum",server="srv0",site="secret.localhost"}`: 1,
-		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="classical",server="srv0",site="secret.localhost"}`:    1,
+	want := []rise{
+		{"tlsguard_ech_client_hellos_total", labels{"server": "srv0"}, 4},
+		{"tlsguard_ech_accepted_handshakes_total", labels{"server": "srv0"}, 3},
+		{"tlsguard_refused_handshakes_total", labels{"reason": "ech_required", "server": "srv0"}, 1},
+		{"tlsguard_site_handshakes_total", labels{"ech_accepted": "true", "key_exchange": "post_quantum", "server": "srv0", "site": "secret.localhost"}, 3},
+		{"tlsguard_site_handshakes_total", labels{"ech_accepted": "false", "key_exchange": "post_quantum", "server": "srv0", "site": "secret.localhost"}, 1},
+		{"tlsguard_site_handshakes_total", labels{"ech_accepted": "false", "key_exchange": "classical", "server": "srv0", "site": "secret.localhost"}, 1},
 	}
 	// The refusal is counted when Caddy closes the stale client's
 	// connection, after the client has gone.
-	var after metricSample
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		after = scrapeTLSGuard(t)
-		done := true
-		for key, n := range want {
-			if after[key]-before[key] != n {
-				done = false
-			}
-		}
-		if done || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for key, n := range want {
-		if got := after[key] - before[key]; got != n {
-			t.Errorf("%s rose by %v, want %v", key, got, n)
-		}
-	}
-	var completed float64
-	for key, v := range after {
-		if len(key) > 29 && key[:29] == "tlsguard_key_exchanges_total{" {
-			completed += v
-		}
-	}
-	ratio := after[`tlsguard_ech_accepted_ratio{server="srv0"}`]
-	if completed == 0 || ratio != after[`tlsguard_ech_accepted_handshakes_total{server="srv0"}`]/completed {
-		t.Errorf("tlsguard_ech_accepted_ratio %v, want accepted/completed = %v/%v", ratio, after[`tlsguard_ech_accepted_handshakes_total{server="srv0"}`], completed)
+	var after metrics
+	eventually(t, 10*time.Second, "the counters to rise by the handshakes made", func() (bool, string) {
+		after = scrape(t)
+		missed := risesMissed(before, after, want)
+		return missed == "", missed
+	})
+	completed, _ := after.value("tlsguard_key_exchanges_total", nil)
+	accepted, _ := after.value("tlsguard_ech_accepted_handshakes_total", labels{"server": "srv0"})
+	ratio, _ := after.value("tlsguard_ech_accepted_ratio", labels{"server": "srv0"})
+	if completed == 0 || ratio != accepted/completed {
+		t.Errorf("tlsguard_ech_accepted_ratio %v, want accepted/completed = %v/%v", ratio, accepted, completed)
 	}
 
 	r := tlsguardReport(t)

@@ -2,24 +2,17 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/hardtls/caddy-hardtls/internal/testpki"
 	"github.com/hardtls/caddy-hardtls/tlsguard"
@@ -87,21 +80,6 @@ func findingCodes(r tlsguard.Report, about string) []string {
 	return out
 }
 
-// dialTLS makes one handshake with the HTTPS port (a fresh connection, no
-// session resumption) and closes it.
-func dialTLS(serverName string, cfg *tls.Config) (tls.ConnectionState, error) {
-	cfg = cfg.Clone()
-	cfg.ServerName = serverName
-	cfg.ClientSessionCache = nil
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp",
-		net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)), cfg)
-	if err != nil {
-		return tls.ConnectionState{}, err
-	}
-	defer conn.Close()
-	return conn.ConnectionState(), nil
-}
-
 // dialGet makes one handshake with the HTTPS port (a fresh connection,
 // no resumption), sends GET / over it and reads the whole response. The
 // server counts a handshake in VerifyConnection, which in TLS 1.3 may run
@@ -109,11 +87,8 @@ func dialTLS(serverName string, cfg *tls.Config) (tls.ConnectionState, error) {
 // run, so counters read after dialGet include this handshake.
 func dialGet(serverName string, cfg *tls.Config) (tls.ConnectionState, error) {
 	cfg = cfg.Clone()
-	cfg.ServerName = serverName
-	cfg.ClientSessionCache = nil
 	cfg.NextProtos = []string{"http/1.1"}
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp",
-		net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)), cfg)
+	conn, err := dialTLS(httpsAddr(), serverName, nil, cfg)
 	if err != nil {
 		return tls.ConnectionState{}, err
 	}
@@ -135,17 +110,24 @@ func dialGet(serverName string, cfg *tls.Config) (tls.ConnectionState, error) {
 // server has counted every handshake it completed for it.
 func waitServedGet(t *testing.T, serverName string, cfg *tls.Config) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	eventually(t, 60*time.Second, "a handshake and a response from "+serverName, func() (bool, string) {
 		_, err := dialGet(serverName, cfg)
-		if err == nil {
-			return
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no handshake and response from %s after 60s: %v", serverName, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return true, ""
+	})
+}
+
+// sClient runs openssl s_client against the HTTPS port with serverName,
+// args and stdin, and returns its output (standard output, then standard
+// error) and how it exited: a refused handshake is an error here, not a
+// test failure.
+func sClient(t *testing.T, serverName string, stdin []byte, args ...string) ([]byte, error) {
+	t.Helper()
+	args = append([]string{"s_client", "-connect", httpsAddr(), "-servername", serverName}, args...)
+	out, errOut, err := runOpenSSL(t, stdin, args...)
+	return append(out, errOut...), err
 }
 
 // sClientGet runs openssl s_client with args, sends GET / for serverName
@@ -154,49 +136,22 @@ func waitServedGet(t *testing.T, serverName string, cfg *tls.Config) {
 // the test when openssl fails.
 func sClientGet(t *testing.T, serverName string, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("openssl")
+	args = append([]string{"-ign_eof", "-alpn", "http/1.1"}, args...)
+	out, err := sClient(t, serverName, []byte("GET / HTTP/1.1\r\nHost: "+serverName+"\r\nConnection: close\r\n\r\n"), args...)
 	if err != nil {
-		t.Skip("openssl is not installed")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	args = append([]string{"s_client", "-connect", net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)),
-		"-servername", serverName, "-ign_eof", "-alpn", "http/1.1"}, args...)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdin = strings.NewReader("GET / HTTP/1.1\r\nHost: " + serverName + "\r\nConnection: close\r\n\r\n")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("openssl s_client %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	if !strings.Contains(string(out), "HTTP/1.1 ") {
-		t.Fatalf("openssl %s: no HTTP response:\n%s", strings.Join(args, " "), out)
+		t.Fatalf("openssl s_client %s: no HTTP response:\n%s", strings.Join(args, " "), out)
 	}
 	return string(out)
-}
-
-// sClient runs openssl s_client against the HTTPS port with serverName
-// and returns its output. It skips the test when openssl is not
-// installed.
-func sClient(t *testing.T, serverName string, args ...string) ([]byte, error) {
-	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl is not installed")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	args = append([]string{"s_client", "-connect", net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)),
-		"-servername", serverName}, args...)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdin = strings.NewReader("")
-	return cmd.CombinedOutput()
 }
 
 // openssl reports whether openssl s_client's handshake succeeded, with
 // the protocol it negotiated.
 func openssl(t *testing.T, serverName string, args ...string) (ok bool, protocol string) {
 	t.Helper()
-	out, err := sClient(t, serverName, append([]string{"-brief"}, args...)...)
+	out, err := sClient(t, serverName, nil, append([]string{"-brief"}, args...)...)
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, found := strings.CutPrefix(strings.TrimSpace(line), "Protocol version:"); found {
 			protocol = strings.TrimSpace(v)
@@ -210,7 +165,7 @@ func openssl(t *testing.T, serverName string, args ...string) (ok bool, protocol
 // EVP_PKEY_get_bits, the figure testssl.sh shows).
 func opensslKeyBits(t *testing.T, serverName string) int {
 	t.Helper()
-	out, _ := sClient(t, serverName)
+	out, _ := sClient(t, serverName, nil)
 	m := regexp.MustCompile(`Server public key is (\d+) bit`).FindSubmatch(out)
 	if m == nil {
 		t.Fatalf("openssl s_client %s: no key size in:\n%s", serverName, out)
@@ -257,53 +212,6 @@ func (ca *testCA) writeLeaf(t *testing.T, dir string, spec leafSpec) (certFile, 
 	return testpki.WritePEM(t, dir, spec.name, c(t, l))
 }
 
-// metricSample is one scraped sample, by metric name and labels.
-type metricSample map[string]float64
-
-// scrapeTLSGuard reads admin /metrics and returns the tlsguard samples,
-// keyed like `name{label="v",...}` with labels in Prometheus order.
-func scrapeTLSGuard(t *testing.T) metricSample {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://localhost:%d/metrics", adminPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing /metrics: %v", err)
-	}
-	out := metricSample{}
-	for name, mf := range families {
-		if !strings.HasPrefix(name, "tlsguard_") {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			out[sampleKey(name, m)] = sampleValue(m)
-		}
-	}
-	return out
-}
-
-func sampleKey(name string, m *dto.Metric) string {
-	var labels []string
-	for _, l := range m.GetLabel() {
-		labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-	}
-	return name + "{" + strings.Join(labels, ",") + "}"
-}
-
-func sampleValue(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.GetCounter().GetValue()
-	case m.Gauge != nil:
-		return m.GetGauge().GetValue()
-	}
-	return 0
-}
-
 // Clients of the tests: each makes one full handshake.
 var (
 	cbcRSAOnly = &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}}
@@ -319,7 +227,7 @@ func withRoots(cfg *tls.Config, roots *x509.CertPool) *tls.Config {
 // wantHandshake checks that a client completes (or fails) a handshake.
 func wantHandshake(t *testing.T, host string, cfg *tls.Config, ok bool, version uint16) {
 	t.Helper()
-	cs, err := dialTLS(host, cfg)
+	cs, err := handshake(host, nil, cfg)
 	switch {
 	case ok && err != nil:
 		t.Errorf("handshake with %s failed: %v", host, err)

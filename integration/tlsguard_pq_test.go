@@ -33,7 +33,7 @@ classic.localhost {
 	waitServedGet(t, "pq.localhost", &tls.Config{RootCAs: roots})
 	waitServedGet(t, "classic.localhost", &tls.Config{RootCAs: roots})
 
-	before := scrapeTLSGuard(t)
+	before := scrape(t)
 	reportBefore := tlsguardReport(t)
 
 	goClient := func(curves ...tls.CurveID) *tls.Config {
@@ -83,45 +83,31 @@ classic.localhost {
 		}
 	}
 
-	after := scrapeTLSGuard(t)
-	delta := func(key string) float64 { return after[key] - before[key] }
-	for key, want := range map[string]float64{
-		`tlsguard_key_exchanges_total{group="x25519mlkem768",hello_retry_request="false",server="srv0"}`:                          3,
-		`tlsguard_key_exchanges_total{group="x25519mlkem768",hello_retry_request="true",server="srv0"}`:                           0,
-		`tlsguard_key_exchanges_total{group="x25519",hello_retry_request="false",server="srv0"}`:                                  6,
-		`tlsguard_key_exchanges_total{group="x25519",hello_retry_request="true",server="srv0"}`:                                   2,
-		`tlsguard_key_exchanges_total{group="secp256r1",hello_retry_request="false",server="srv0"}`:                               0,
-		`tlsguard_mlkem_client_hellos_total{offered="true",server="srv0"}`:                                                        6,
-		`tlsguard_mlkem_client_hellos_total{offered="false",server="srv0"}`:                                                       5,
-		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="post_quantum",server="srv0",site="pq.localhost"}`:      3,
-		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="classical",server="srv0",site="pq.localhost"}`:         5,
-		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="post_quantum",server="srv0",site="classic.localhost"}`: 0,
-		`tlsguard_site_handshakes_total{ech_accepted="false",key_exchange="classical",server="srv0",site="classic.localhost"}`:    3,
-	} {
-		if got := delta(key); got != want {
-			t.Errorf("%s rose by %v, want %v", key, got, want)
-		}
+	after := scrape(t)
+	if missed := risesMissed(before, after, []rise{
+		{"tlsguard_key_exchanges_total", labels{"group": "x25519mlkem768", "hello_retry_request": "false", "server": "srv0"}, 3},
+		{"tlsguard_key_exchanges_total", labels{"group": "x25519mlkem768", "hello_retry_request": "true", "server": "srv0"}, 0},
+		{"tlsguard_key_exchanges_total", labels{"group": "x25519", "hello_retry_request": "false", "server": "srv0"}, 6},
+		{"tlsguard_key_exchanges_total", labels{"group": "x25519", "hello_retry_request": "true", "server": "srv0"}, 2},
+		{"tlsguard_key_exchanges_total", labels{"group": "secp256r1", "hello_retry_request": "false", "server": "srv0"}, 0},
+		{"tlsguard_mlkem_client_hellos_total", labels{"offered": "true", "server": "srv0"}, 6},
+		{"tlsguard_mlkem_client_hellos_total", labels{"offered": "false", "server": "srv0"}, 5},
+		{"tlsguard_site_handshakes_total", labels{"ech_accepted": "false", "key_exchange": "post_quantum", "server": "srv0", "site": "pq.localhost"}, 3},
+		{"tlsguard_site_handshakes_total", labels{"ech_accepted": "false", "key_exchange": "classical", "server": "srv0", "site": "pq.localhost"}, 5},
+		{"tlsguard_site_handshakes_total", labels{"ech_accepted": "false", "key_exchange": "post_quantum", "server": "srv0", "site": "classic.localhost"}, 0},
+		{"tlsguard_site_handshakes_total", labels{"ech_accepted": "false", "key_exchange": "classical", "server": "srv0", "site": "classic.localhost"}, 3},
+	}); missed != "" {
+		t.Error(missed)
 	}
-	var pqAll, all float64
-	var offering, hellos float64
-	for key, v := range after {
-		switch {
-		case strings.HasPrefix(key, "tlsguard_key_exchanges_total{"):
-			all += v
-			if strings.Contains(key, `group="x25519mlkem768"`) {
-				pqAll += v
-			}
-		case strings.HasPrefix(key, "tlsguard_mlkem_client_hellos_total{"):
-			hellos += v
-			if strings.Contains(key, `offered="true"`) {
-				offering += v
-			}
-		}
+	all, _ := after.value("tlsguard_key_exchanges_total", nil)
+	pqAll, _ := after.value("tlsguard_key_exchanges_total", labels{"group": "x25519mlkem768"})
+	hellos, _ := after.value("tlsguard_mlkem_client_hellos_total", nil)
+	offering, _ := after.value("tlsguard_mlkem_client_hellos_total", labels{"offered": "true"})
+	pqRatio, _ := after.value("tlsguard_post_quantum_handshake_ratio", labels{"server": "srv0"})
+	if all == 0 || pqRatio != pqAll/all {
+		t.Errorf("post-quantum ratio %v, want %v/%v", pqRatio, pqAll, all)
 	}
-	if got := after[`tlsguard_post_quantum_handshake_ratio{server="srv0"}`]; all == 0 || got != pqAll/all {
-		t.Errorf("post-quantum ratio %v, want %v/%v", got, pqAll, all)
-	}
-	if got := after[`tlsguard_mlkem_client_ratio{server="srv0"}`]; hellos == 0 || got != offering/hellos {
+	if got, _ := after.value("tlsguard_mlkem_client_ratio", labels{"server": "srv0"}); hellos == 0 || got != offering/hellos {
 		t.Errorf("ML-KEM client ratio %v, want %v/%v", got, offering, hellos)
 	}
 
@@ -133,8 +119,8 @@ classic.localhost {
 	if got := tr.KeyExchanges["x25519mlkem768"] - trBefore.KeyExchanges["x25519mlkem768"]; got != 3 {
 		t.Errorf("report: key_exchanges_by_group.x25519mlkem768 rose by %d, want 3", got)
 	}
-	if tr.PostQuantumShare == nil || *tr.PostQuantumShare != after[`tlsguard_post_quantum_handshake_ratio{server="srv0"}`] {
-		t.Errorf("report post_quantum_share %v, metrics %v", tr.PostQuantumShare, after[`tlsguard_post_quantum_handshake_ratio{server="srv0"}`])
+	if tr.PostQuantumShare == nil || *tr.PostQuantumShare != pqRatio {
+		t.Errorf("report post_quantum_share %v, metrics %v", tr.PostQuantumShare, pqRatio)
 	}
 	siteTelemetry := func(r tlsguard.Report, host string) tlsguard.SiteTelemetry {
 		s := siteReport(t, r, host)

@@ -462,7 +462,7 @@ internal.example.com {
 		insecure := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // reading what is served, not trusting it
 		for _, host := range []string{"aplus.localhost", "rsa1024.localhost", "ed25519.localhost", "expired.localhost", "internal.example.com"} {
 			c := byHost[host]
-			cs, err := dialTLS(host, insecure)
+			cs, err := handshake(host, nil, insecure)
 			if err != nil {
 				t.Fatalf("%s: %v", host, err)
 			}
@@ -493,9 +493,8 @@ internal.example.com {
 	})
 
 	t.Run("startup_log", func(t *testing.T) {
-		deadline := time.Now().Add(20 * time.Second)
 		var got map[string]string
-		for time.Now().Before(deadline) {
+		eventually(t, 20*time.Second, "a site grade log line for each of the 12 sites", func() (bool, string) {
 			got = map[string]string{}
 			for _, e := range logsSince(t, mark, "site grade", time.Second) {
 				site, _ := e["site"].(string)
@@ -508,11 +507,8 @@ internal.example.com {
 					}
 				}
 			}
-			if len(got) == 12 {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return len(got) == 12, fmt.Sprint(got)
+		})
 		if got["aplus.localhost"] != "A+" || got["cbc.localhost"] != "B" || got["selfsigned.example.com"] != "T" || len(got) != 12 {
 			t.Errorf("logged grades %v", got)
 		}
@@ -527,7 +523,7 @@ func TestTLSGuardTelemetry(t *testing.T) {
 	waitCert(t, "tele.localhost", roots)
 	// Let the ConnState hook see waitCert's connection close.
 	time.Sleep(100 * time.Millisecond)
-	before := scrapeTLSGuard(t)
+	before := scrape(t)
 	reportBefore := tlsguardReport(t).Servers[0].Telemetry
 
 	tls13 := &tls.Config{RootCAs: roots}
@@ -546,52 +542,35 @@ func TestTLSGuardTelemetry(t *testing.T) {
 		{tls10, 1, false},
 	} {
 		for range tc.n {
-			if _, err := dialTLS("tele.localhost", tc.cfg); (err == nil) != tc.ok {
+			if _, err := handshake("tele.localhost", nil, tc.cfg); (err == nil) != tc.ok {
 				t.Fatalf("handshake %s: %v, want ok=%v", tls.VersionName(tc.cfg.MaxVersion), err, tc.ok)
 			}
 		}
 	}
 
-	want := map[string]float64{
-		`tlsguard_handshakes_total{cipher_suite="TLS_AES_128_GCM_SHA256",resumed="false",server="srv0",version="tls1.3"}`:                5,
-		`tlsguard_handshakes_total{cipher_suite="TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",resumed="false",server="srv0",version="tls1.2"}`: 3,
-		`tlsguard_handshakes_total{cipher_suite="TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",resumed="false",server="srv0",version="tls1.2"}`: 1,
-		`tlsguard_client_hellos_total{max_version="tls1.3",server="srv0"}`:                                                               5,
-		`tlsguard_client_hellos_total{max_version="tls1.2",server="srv0"}`:                                                               6,
-		`tlsguard_client_hellos_total{max_version="tls1.0",server="srv0"}`:                                                               1,
-		`tlsguard_refused_handshakes_total{reason="no_shared_cipher",server="srv0"}`:                                                     2,
-		`tlsguard_refused_handshakes_total{reason="protocol_version",server="srv0"}`:                                                     1,
-		`tlsguard_refused_handshakes_total{reason="other",server="srv0"}`:                                                                0,
+	want := []rise{
+		{"tlsguard_handshakes_total", labels{"cipher_suite": "TLS_AES_128_GCM_SHA256", "resumed": "false", "server": "srv0", "version": "tls1.3"}, 5},
+		{"tlsguard_handshakes_total", labels{"cipher_suite": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "resumed": "false", "server": "srv0", "version": "tls1.2"}, 3},
+		{"tlsguard_handshakes_total", labels{"cipher_suite": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "resumed": "false", "server": "srv0", "version": "tls1.2"}, 1},
+		{"tlsguard_client_hellos_total", labels{"max_version": "tls1.3", "server": "srv0"}, 5},
+		{"tlsguard_client_hellos_total", labels{"max_version": "tls1.2", "server": "srv0"}, 6},
+		{"tlsguard_client_hellos_total", labels{"max_version": "tls1.0", "server": "srv0"}, 1},
+		{"tlsguard_refused_handshakes_total", labels{"reason": "no_shared_cipher", "server": "srv0"}, 2},
+		{"tlsguard_refused_handshakes_total", labels{"reason": "protocol_version", "server": "srv0"}, 1},
+		{"tlsguard_refused_handshakes_total", labels{"reason": "other", "server": "srv0"}, 0},
 	}
-	var after metricSample
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		after = scrapeTLSGuard(t)
-		done := true
-		for key, n := range want {
-			if after[key]-before[key] != n {
-				done = false
-			}
-		}
-		if done || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for key, n := range want {
-		if got := after[key] - before[key]; got != n {
-			t.Errorf("%s rose by %v, want %v", key, got, n)
-		}
-	}
-	if after[`tlsguard_config_info{mode="enforce",profile="intermediate"}`] != 1 {
+	var after metrics
+	eventually(t, 5*time.Second, "the counters to rise by the handshakes made", func() (bool, string) {
+		after = scrape(t)
+		missed := risesMissed(before, after, want)
+		return missed == "", missed
+	})
+	if v, _ := after.value("tlsguard_config_info", labels{"mode": "enforce", "profile": "intermediate"}); v != 1 {
 		t.Error("no tlsguard_config_info for intermediate/enforce")
 	}
-	ratio := after[`tlsguard_tls13_client_ratio{server="srv0"}`]
-	hellos13 := after[`tlsguard_client_hellos_total{max_version="tls1.3",server="srv0"}`]
-	var hellosAll float64
-	for _, v := range []string{"tls1.3", "tls1.2", "tls1.1", "tls1.0", "other"} {
-		hellosAll += after[`tlsguard_client_hellos_total{max_version="`+v+`",server="srv0"}`]
-	}
+	ratio, _ := after.value("tlsguard_tls13_client_ratio", labels{"server": "srv0"})
+	hellos13, _ := after.value("tlsguard_client_hellos_total", labels{"max_version": "tls1.3", "server": "srv0"})
+	hellosAll, _ := after.value("tlsguard_client_hellos_total", labels{"server": "srv0"})
 	if hellosAll == 0 || ratio != hellos13/hellosAll {
 		t.Errorf("tls13 ratio %v, want %v/%v", ratio, hellos13, hellosAll)
 	}
@@ -647,9 +626,10 @@ localhost {
 	if g := siteReport(t, r, "localhost").Grade; g == nil || g.Grade != "A+" {
 		t.Errorf("grade %+v", g)
 	}
-	for key := range scrapeTLSGuard(t) {
-		if strings.HasPrefix(key, "tlsguard_handshakes_total") || strings.HasPrefix(key, "tlsguard_client_hellos_total") {
-			t.Errorf("telemetry off, yet %s is exported", key)
+	m := scrape(t)
+	for _, name := range []string{"tlsguard_handshakes_total", "tlsguard_client_hellos_total"} {
+		if _, ok := m.value(name, nil); ok {
+			t.Errorf("telemetry off, yet %s is exported", name)
 		}
 	}
 }

@@ -162,6 +162,12 @@ func Ed25519Key(tb testing.TB) crypto.Signer {
 	return key
 }
 
+// CertPEM returns the CA's certificate PEM-encoded: what a client that
+// trusts the CA loads, such as Caddy's ca_root or a CA bundle file.
+func (ca *CA) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+}
+
 // WritePEM writes c's chain and key as <name>.pem and <name>-key.pem in
 // dir (not .crt/.key: caddytest rewrites paths ending so) and returns the
 // two paths.
