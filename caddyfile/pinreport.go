@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 	"github.com/hardtls/caddy-hardtls/internal/webhook"
 	"github.com/hardtls/caddy-hardtls/pinreport"
 )
@@ -144,7 +145,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 		return nil, d.Errf("pinreport webhook: want one URL, e.g. webhook https://alerts.example.com/hook")
 	}
 	if err := webhook.CheckURL(url); err != nil {
-		return nil, d.WrapErr(err)
+		return nil, d.WrapErr(strictjson.InField("webhook", err))
 	}
 	hook := &pinreport.Webhook{URL: url}
 	seen := subdirectives{}
@@ -173,7 +174,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 				return nil, d.Errf("pinreport webhook: retries %q is not a whole number", v)
 			}
 			if err := webhook.CheckRetries(n); err != nil {
-				return nil, d.WrapErr(err)
+				return nil, d.WrapErr(strictjson.InField("webhook", err))
 			}
 			hook.Retries = &n
 		case "backoff":
@@ -186,7 +187,7 @@ func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
 				return nil, err
 			}
 			if err := pinreport.CheckMinSeverity(v); err != nil {
-				return nil, d.WrapErr(err)
+				return nil, d.WrapErr(strictjson.InField("webhook", err))
 			}
 			hook.MinSeverity = v
 		default:

@@ -226,7 +226,7 @@ func (a *App) provision() error {
 	}
 	if a.Webhook != nil {
 		if err := a.Webhook.provision(); err != nil {
-			return fmt.Errorf("webhook: %v", err)
+			return strictjson.Within("webhook", err)
 		}
 	}
 	if a.storage == nil {
@@ -289,7 +289,7 @@ func (a *App) Validate() error {
 	}
 	if a.Webhook != nil {
 		if err := a.Webhook.validate(); err != nil {
-			return fmt.Errorf("webhook: %v", err)
+			return strictjson.Within("webhook", err)
 		}
 	}
 	return nil

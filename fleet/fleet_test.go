@@ -361,7 +361,7 @@ func TestValidate(t *testing.T) {
 		{App{DriftGrace: -1}, "drift_grace = -1ns: negative", ""},
 		// The webhook's rules and their wording are internal/webhook's,
 		// shared with pinreport.
-		{App{Webhook: &Webhook{URL: "alerts.example.com/hook"}}, `webhook: url "alerts.example.com/hook" has no http:// or https:// scheme`, "write it as https://alerts.example.com/hook"},
+		{App{Webhook: &Webhook{URL: "alerts.example.com/hook"}}, `webhook.url = "alerts.example.com/hook": has no http:// or https:// scheme`, "write it as https://alerts.example.com/hook"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			a := tc.app

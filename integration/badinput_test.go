@@ -150,7 +150,7 @@ func TestBadInputSuite(t *testing.T) {
 		{"pinreport_pin_wrong_type", jsonApp("pinreport", `{"pins": ["sha256/AAAA"]}`), "json",
 			[]string{"pinreport", `pins = ["sha256/AAAA"]`, "a JSON array where an object is wanted"}},
 		{"pinreport_webhook_no_scheme", jsonApp("pinreport", `{"webhook": {"url": "alerts.example/hook"}}`), "json",
-			[]string{"pinreport", `webhook: url "alerts.example/hook" has no http:// or https:// scheme`, "write it as https://alerts.example/hook"}},
+			[]string{"pinreport", `webhook.url = "alerts.example/hook": has no http:// or https:// scheme`, "write it as https://alerts.example/hook"}},
 		{"pinreport_webhook_no_scheme_caddyfile", caddyfile("pinreport {\n\t\twebhook alerts.example/hook\n\t}", ""), "caddyfile",
 			[]string{"pinreport", "alerts.example/hook", "https://"}},
 		{"pinreport_threshold_order", jsonApp("pinreport", `{"warning_before": "1h", "critical_before": "2h"}`), "json",
@@ -164,7 +164,7 @@ func TestBadInputSuite(t *testing.T) {
 		{"pinreport_retries_range", jsonApp("pinreport", `{"webhook": {"url": "https://a.example/", "retries": 50}}`), "json",
 			[]string{"pinreport", "retries", "50"}},
 		{"pinreport_min_severity", jsonApp("pinreport", `{"webhook": {"url": "https://a.example/", "min_severity": "loud"}}`), "json",
-			[]string{"pinreport", `min_severity "loud" is not a severity; want info, warning or critical`}},
+			[]string{"pinreport", `webhook.min_severity = "loud": is not a severity; fix: use info, warning or critical`}},
 		{"pinreport_interval_not_duration", jsonApp("pinreport", `{"scan_interval": "soon"}`), "json",
 			[]string{"pinreport", `scan_interval = "soon": time: invalid duration "soon"`, "fix: write a duration"}},
 	}

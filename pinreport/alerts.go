@@ -3,6 +3,7 @@ package pinreport
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
 	"github.com/hardtls/caddy-hardtls/internal/finding"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // level is how close to expiry a certificate is, worst last.
@@ -49,7 +51,7 @@ var alertSeverities = [...]Severity{SeverityInfo, SeverityWarning, SeverityCriti
 func parseSeverity(s string) (Severity, error) {
 	sev, err := finding.Parse(s)
 	if err != nil || !slices.Contains(alertSeverities[:], sev) {
-		return 0, fmt.Errorf("min_severity %q is not a severity; want info, warning or critical", s)
+		return 0, &strictjson.FieldError{Field: "min_severity", Value: strconv.Quote(s), Why: "is not a severity", Fix: "use info, warning or critical"}
 	}
 	return sev, nil
 }

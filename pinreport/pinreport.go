@@ -199,7 +199,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.Webhook != nil {
 		if err := a.Webhook.provision(); err != nil {
-			return fmt.Errorf("webhook: %v", err)
+			return strictjson.Within("webhook", err)
 		}
 	}
 	if a.minSeries, err = parseCertificateMetrics(a.CertificateMetrics); err != nil {
@@ -304,7 +304,7 @@ func (a *App) Validate() error {
 	}
 	if a.Webhook != nil {
 		if err := a.Webhook.validate(); err != nil {
-			return fmt.Errorf("webhook: %v", err)
+			return strictjson.Within("webhook", err)
 		}
 	}
 	if err := a.Revocation.validateIfSet(); err != nil {

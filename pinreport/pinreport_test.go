@@ -86,7 +86,7 @@ func TestProvisionErrors(t *testing.T) {
 		errPart string
 	}{
 		{App{Pins: map[string][]string{"a.example": {"sha256/AAAA"}}}, `pins: host "a.example", pin 0: "sha256/AAAA" decodes to 3 bytes`},
-		{App{Webhook: &Webhook{URL: "https://a.example", MinSeverity: "loud"}}, `webhook: min_severity "loud" is not a severity`},
+		{App{Webhook: &Webhook{URL: "https://a.example", MinSeverity: "loud"}}, `webhook.min_severity = "loud": is not a severity`},
 	} {
 		a := tc.app
 		err := a.Provision(provisionContext(t))
@@ -109,7 +109,7 @@ func TestValidate(t *testing.T) {
 		{App{ScanInterval: day, RenewalGrace: -1}, "renewal_grace -1ns is negative"},
 		{App{ScanInterval: day, WarningBefore: 3 * day, CriticalBefore: 14 * day}, "critical_before 336h0m0s is not shorter than warning_before 72h0m0s"},
 		{App{ScanInterval: day, WarningBefore: 14 * day, CriticalBefore: 3 * day}, ""},
-		{App{ScanInterval: day, Webhook: &Webhook{URL: "alerts.example/hook"}}, "webhook: url \"alerts.example/hook\" has no http:// or https:// scheme"},
+		{App{ScanInterval: day, Webhook: &Webhook{URL: "alerts.example/hook"}}, "webhook.url = \"alerts.example/hook\": has no http:// or https:// scheme"},
 	} {
 		a := tc.app
 		if a.Webhook != nil {

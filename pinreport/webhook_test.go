@@ -169,10 +169,10 @@ func TestWebhookConfig(t *testing.T) {
 		wh      Webhook
 		errPart string
 	}{
-		{Webhook{URL: "alerts.example/hook"}, `url "alerts.example/hook" has no http:// or https:// scheme; write it as https://alerts.example/hook`},
-		{Webhook{URL: "https://a.example", Timeout: -1}, "timeout -1ns is negative"},
-		{Webhook{URL: "https://a.example", Backoff: -1}, "backoff -1ns is negative"},
-		{Webhook{URL: "https://a.example", Retries: &neg}, "retries -1 is out of range; want 0 to 20"},
+		{Webhook{URL: "alerts.example/hook"}, `url = "alerts.example/hook": has no http:// or https:// scheme; fix: write it as https://alerts.example/hook`},
+		{Webhook{URL: "https://a.example", Timeout: -1}, `timeout = "-1ns": is negative`},
+		{Webhook{URL: "https://a.example", Backoff: -1}, `backoff = "-1ns": is negative`},
+		{Webhook{URL: "https://a.example", Retries: &neg}, "retries = -1: is out of range; fix: write 0 to 20"},
 	} {
 		wh := tc.wh
 		err := wh.provision()
@@ -184,11 +184,11 @@ func TestWebhookConfig(t *testing.T) {
 		}
 	}
 	bad := &Webhook{URL: "https://a.example", MinSeverity: "loud"}
-	if err := bad.provision(); err == nil || !strings.Contains(err.Error(), `min_severity "loud" is not a severity`) {
+	if err := bad.provision(); err == nil || !strings.Contains(err.Error(), `min_severity = "loud": is not a severity`) {
 		t.Errorf("min_severity loud: %v", err)
 	}
 	secret := &Webhook{URL: "https://a.example", Secret: "{env.PINREPORT_UNSET_" + "SECRET}"}
-	if err := secret.provision(); err == nil || !strings.Contains(err.Error(), "secret: ") || !strings.Contains(err.Error(), "is empty") {
+	if err := secret.provision(); err == nil || !strings.Contains(err.Error(), "secret = (not shown): ") || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("a secret from an unset variable must be refused, not sign with an empty key: %v", err)
 	}
 }

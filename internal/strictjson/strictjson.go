@@ -106,6 +106,17 @@ func InField(field string, err error) error {
 	return &out
 }
 
+// Within places err inside the config object field: a *FieldError gets
+// field prepended to its path (InField: "webhook" and "url" make
+// "webhook.url = ..."), any other error reads "field: err".
+func Within(field string, err error) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return InField(field, err)
+	}
+	return fmt.Errorf("%s: %w", field, err)
+}
+
 var durationType = reflect.TypeFor[caddy.Duration]()
 
 // durationFix is the fix of a duration that does not parse.

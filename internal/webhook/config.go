@@ -9,10 +9,12 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // Headers of every delivery.
@@ -65,11 +67,14 @@ func (c Config) Resolve() (Settings, error) {
 	repl := caddy.NewReplacer()
 	u, err := repl.ReplaceOrErr(c.URL, true, true)
 	if err != nil {
-		return Settings{}, fmt.Errorf("url %q: %v", c.URL, err)
+		return Settings{}, &strictjson.FieldError{Field: "url", Value: strconv.Quote(c.URL), Why: err.Error(),
+			Fix: "use placeholders that are set when Caddy starts, such as {env.WEBHOOK_URL}"}
 	}
 	secret, err := repl.ReplaceOrErr(c.Secret, true, true)
 	if err != nil {
-		return Settings{}, fmt.Errorf("secret: %v", err) // never echo the secret
+		// Never echo the secret.
+		return Settings{}, &strictjson.FieldError{Field: "secret", Value: "(not shown)", Why: err.Error(),
+			Fix: "use placeholders that are set when Caddy starts, such as {env.WEBHOOK_SECRET}"}
 	}
 	s := Settings{URL: u, Secret: []byte(secret), Timeout: c.Timeout, Retries: DefaultRetries, Backoff: c.Backoff}
 	if s.Timeout == 0 {
@@ -91,9 +96,9 @@ func (s Settings) Check() error {
 	}
 	switch {
 	case s.Timeout < 0:
-		return fmt.Errorf("timeout %s is negative; want a positive duration such as 10s", s.Timeout)
+		return &strictjson.FieldError{Field: "timeout", Value: strconv.Quote(s.Timeout.String()), Why: "is negative", Fix: "write a positive duration such as 10s"}
 	case s.Backoff < 0:
-		return fmt.Errorf("backoff %s is negative; want a positive duration such as 1s", s.Backoff)
+		return &strictjson.FieldError{Field: "backoff", Value: strconv.Quote(s.Backoff.String()), Why: "is negative", Fix: "write a positive duration such as 1s"}
 	}
 	return CheckRetries(s.Retries)
 }
@@ -107,7 +112,7 @@ func (s Settings) Clone() Settings {
 // CheckRetries reports whether n retries are allowed: 0 to MaxRetries.
 func CheckRetries(n int) error {
 	if n < 0 || n > MaxRetries {
-		return fmt.Errorf("retries %d is out of range; want 0 to %d", n, MaxRetries)
+		return &strictjson.FieldError{Field: "retries", Value: strconv.Itoa(n), Why: "is out of range", Fix: fmt.Sprintf("write 0 to %d", MaxRetries)}
 	}
 	return nil
 }
@@ -122,13 +127,13 @@ func CheckURL(s string) error {
 	u, err := url.Parse(s)
 	switch {
 	case s == "":
-		return fmt.Errorf("url is required; set it to the receiver, e.g. https://alerts.example.com/hook")
+		return &strictjson.FieldError{Field: "url", Value: `""`, Why: "is required", Fix: "set it to the receiver, such as https://alerts.example.com/hook"}
 	case err != nil:
-		return fmt.Errorf("url %q: %v", s, err)
+		return &strictjson.FieldError{Field: "url", Value: strconv.Quote(s), Why: err.Error(), Fix: "write a URL such as https://alerts.example.com/hook"}
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("url %q has no http:// or https:// scheme; write it as https://%s", s, strings.TrimPrefix(s, u.Scheme+"://"))
+		return &strictjson.FieldError{Field: "url", Value: strconv.Quote(s), Why: "has no http:// or https:// scheme", Fix: "write it as https://" + strings.TrimPrefix(s, u.Scheme+"://")}
 	case u.Host == "":
-		return fmt.Errorf("url %q has no host; want e.g. https://alerts.example.com/hook", s)
+		return &strictjson.FieldError{Field: "url", Value: strconv.Quote(s), Why: "has no host", Fix: "write a URL such as https://alerts.example.com/hook"}
 	}
 	return nil
 }

@@ -242,15 +242,15 @@ func TestConfig(t *testing.T) {
 		cfg     Config
 		errPart string
 	}{
-		{Config{}, "url is required"},
-		{Config{URL: "alerts.example/hook"}, `url "alerts.example/hook" has no http:// or https:// scheme; write it as https://alerts.example/hook`},
-		{Config{URL: "ftp://alerts.example/hook"}, "has no http:// or https:// scheme; write it as https://alerts.example/hook"},
+		{Config{}, `url = "": is required`},
+		{Config{URL: "alerts.example/hook"}, `url = "alerts.example/hook": has no http:// or https:// scheme; fix: write it as https://alerts.example/hook`},
+		{Config{URL: "ftp://alerts.example/hook"}, "has no http:// or https:// scheme; fix: write it as https://alerts.example/hook"},
 		{Config{URL: "https:///hook"}, "has no host"},
-		{Config{URL: "{env.HARDTLS_WEBHOOK_UNSET_URL}"}, `url "{env.HARDTLS_WEBHOOK_UNSET_URL}": `},
-		{Config{URL: "https://a.example", Timeout: -1}, "timeout -1ns is negative"},
-		{Config{URL: "https://a.example", Backoff: -1}, "backoff -1ns is negative"},
-		{Config{URL: "https://a.example", Retries: retries(-1)}, "retries -1 is out of range; want 0 to 20"},
-		{Config{URL: "https://a.example", Retries: retries(21)}, "retries 21 is out of range"},
+		{Config{URL: "{env.HARDTLS_WEBHOOK_UNSET_URL}"}, `url = "{env.HARDTLS_WEBHOOK_UNSET_URL}": `},
+		{Config{URL: "https://a.example", Timeout: -1}, `timeout = "-1ns": is negative`},
+		{Config{URL: "https://a.example", Backoff: -1}, `backoff = "-1ns": is negative`},
+		{Config{URL: "https://a.example", Retries: retries(-1)}, "retries = -1: is out of range; fix: write 0 to 20"},
+		{Config{URL: "https://a.example", Retries: retries(21)}, "retries = 21: is out of range"},
 	} {
 		s, err := tc.cfg.Resolve()
 		if err == nil {
@@ -261,7 +261,7 @@ func TestConfig(t *testing.T) {
 		}
 	}
 	_, err = Config{URL: "https://a.example", Secret: "{env.HARDTLS_WEBHOOK_UNSET_SECRET}"}.Resolve()
-	if err == nil || !strings.HasPrefix(err.Error(), "secret: ") || !strings.Contains(err.Error(), "is empty") {
+	if err == nil || !strings.HasPrefix(err.Error(), "secret = (not shown): ") || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("a secret from an unset variable must be refused, not sign with an empty key: %v", err)
 	}
 	if err := CheckURL("{env.HARDTLS_WEBHOOK}"); err != nil {
