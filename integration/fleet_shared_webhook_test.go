@@ -1,18 +1,14 @@
 package integration
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,34 +26,18 @@ import (
 // checks with its own HMAC computation.
 func TestFleetAlertsUsePinReportWebhook(t *testing.T) {
 	const secret = "pinreport-s3cret"
-	var (
-		mu       sync.Mutex
-		stale    []string // instances named by stale alerts
-		problems []string
-	)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-		var al fleet.Alert
-		err := json.Unmarshal(body, &al)
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case !hmac.Equal([]byte(r.Header.Get("X-Hardtls-Signature")), []byte(want)):
-			problems = append(problems, "a delivery not signed with pinreport's secret: "+string(body))
-		case err != nil:
-			problems = append(problems, "not an alert: "+string(body))
-		case r.Header.Get("X-Hardtls-Event") != al.Event:
-			problems = append(problems, "event header "+r.Header.Get("X-Hardtls-Event")+", body "+al.Event)
-		case al.Event == fleet.EventInstanceStale:
+	// The receiver checks each delivery's signature with its own HMAC
+	// over the body, and that the headers match the body.
+	hook := newFleetHook(t, 0, secret)
+	staleNaming := func() []string {
+		var ids []string
+		for _, al := range hook.byEvent(t, fleet.EventInstanceStale) {
 			for _, it := range al.Items {
-				stale = append(stale, it.Instances...)
+				ids = append(ids, it.Instances...)
 			}
 		}
-	}))
-	t.Cleanup(recv.Close)
+		return ids
+	}
 
 	storage := filepath.Join(expand("{{data_dir}}"), "fleet-shared-webhook")
 	ghost := uuid.NewString()
@@ -79,27 +59,16 @@ func TestFleetAlertsUsePinReportWebhook(t *testing.T) {
 			}}
 		}
 	}
-}`, storage, recv.URL+"/hook", secret)), "json")
+}`, storage, hook.url, secret)), "json")
 
 	eventually(t, 30*time.Second, "a stale alert for the planted instance at pinreport's webhook", func() (bool, string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(problems) > 0 {
-			t.Fatalf("webhook receiver: %s", strings.Join(problems, "; "))
-		}
-		for _, id := range stale {
-			if id == ghost {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("stale alerts named %v", stale)
+		ids := staleNaming()
+		return slices.Contains(ids, ghost), fmt.Sprintf("stale alerts named %v; all alerts:\n%s", ids, hook.summary())
 	})
 	// Once per fleet: more intervals send no second stale alert.
 	time.Sleep(3 * time.Second)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(stale) != 1 || len(problems) > 0 {
-		t.Errorf("stale alerts named %v, problems %v; want one alert naming %s", stale, problems, ghost)
+	if ids := staleNaming(); len(ids) != 1 {
+		t.Errorf("stale alerts named %v; want one alert naming %s", ids, ghost)
 	}
 }
 
