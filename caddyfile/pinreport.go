@@ -1,6 +1,7 @@
 package caddyfile
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -245,7 +246,7 @@ func parseRevocation(d *caddyfile.Dispenser) (*pinreport.Revocation, error) {
 				m.IssuerSubject = args[1]
 			}
 			if err := pinreport.CheckIssuerCRL(m); err != nil {
-				return nil, d.Errf("pinreport: revocation: issuer_crls %d: %v", len(rev.IssuerCRLs), err)
+				return nil, d.WrapErr(strictjson.Within("revocation", strictjson.Within(fmt.Sprintf("issuer_crls[%d]", len(rev.IssuerCRLs)), err)))
 			}
 			rev.IssuerCRLs = append(rev.IssuerCRLs, m)
 		default:

@@ -209,7 +209,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Revocation = new(Revocation)
 	}
 	if err := a.Revocation.provision(); err != nil {
-		return fmt.Errorf("revocation: %v", err)
+		return strictjson.Within("revocation", err)
 	}
 	if !a.Revocation.Disabled {
 		a.revocation = newRevocationMonitor(a.Revocation, a.now)
@@ -308,7 +308,7 @@ func (a *App) Validate() error {
 		}
 	}
 	if err := a.Revocation.validateIfSet(); err != nil {
-		return fmt.Errorf("revocation: %v", err)
+		return strictjson.Within("revocation", err)
 	}
 	return nil
 }

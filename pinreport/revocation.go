@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
 	"github.com/hardtls/caddy-hardtls/internal/revocation"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // Revocation configures the revocation checks of served certificates:
@@ -85,18 +85,7 @@ const (
 // https (RFC 5280 §4.2.1.13: CRLs are fetched over HTTP; the checker
 // refuses ldap and file URLs), with a host.
 func CheckCRLURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case s == "":
-		return fmt.Errorf("url is required; set it to the CRL, e.g. http://crl.example.com/ca.crl")
-	case err != nil:
-		return fmt.Errorf("url %q: %v", s, err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("url %q is not an http or https URL; CRLs are fetched over HTTP, e.g. http://crl.example.com/ca.crl", s)
-	case u.Host == "":
-		return fmt.Errorf("url %q has no host; want e.g. http://crl.example.com/ca.crl", s)
-	}
-	return nil
+	return strictjson.CheckHTTPURL(s, "http://crl.example.com/ca.crl")
 }
 
 // provision applies defaults and compiles the issuer map.
@@ -108,7 +97,7 @@ func (r *Revocation) provision() error {
 	r.bySPKI, r.bySubj = make(map[Pin][]string), make(map[string][]string)
 	for i, m := range r.IssuerCRLs {
 		if err := CheckIssuerCRL(m); err != nil {
-			return fmt.Errorf("issuer_crls %d: %v", i, err)
+			return strictjson.Within(fmt.Sprintf("issuer_crls[%d]", i), err)
 		}
 		if m.IssuerSPKI != "" {
 			pin, _ := ParsePin(m.IssuerSPKI)

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -115,6 +116,29 @@ func Within(field string, err error) error {
 		return InField(field, err)
 	}
 	return fmt.Errorf("%s: %w", field, err)
+}
+
+// CheckHTTPURL is the rule of every URL field that hardtls fetches or posts
+// to (a webhook, a CRL): absolute, http or https, with a host. example is
+// a URL of the field's kind, shown in the fix; a URL without a scheme is
+// fixed with the example's.
+func CheckHTTPURL(s, example string) error {
+	fe := &FieldError{Field: "url", Value: strconv.Quote(s), Fix: "write a URL such as " + example}
+	u, err := url.Parse(s)
+	switch {
+	case s == "":
+		fe.Why, fe.Fix = "is required", "set it, such as "+example
+	case err != nil:
+		fe.Why = err.Error()
+	case u.Scheme != "http" && u.Scheme != "https":
+		scheme, _, _ := strings.Cut(example, "://")
+		fe.Why, fe.Fix = "has no http:// or https:// scheme", "write it as "+scheme+"://"+strings.TrimPrefix(s, u.Scheme+"://")
+	case u.Host == "":
+		fe.Why = "has no host"
+	default:
+		return nil
+	}
+	return fe
 }
 
 var durationType = reflect.TypeFor[caddy.Duration]()

@@ -8,7 +8,6 @@ package webhook
 import (
 	"bytes"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -124,16 +123,5 @@ func CheckURL(s string) error {
 	if strings.ContainsAny(s, "{}") {
 		return nil
 	}
-	u, err := url.Parse(s)
-	switch {
-	case s == "":
-		return &strictjson.FieldError{Field: "url", Value: `""`, Why: "is required", Fix: "set it to the receiver, such as https://alerts.example.com/hook"}
-	case err != nil:
-		return &strictjson.FieldError{Field: "url", Value: strconv.Quote(s), Why: err.Error(), Fix: "write a URL such as https://alerts.example.com/hook"}
-	case u.Scheme != "http" && u.Scheme != "https":
-		return &strictjson.FieldError{Field: "url", Value: strconv.Quote(s), Why: "has no http:// or https:// scheme", Fix: "write it as https://" + strings.TrimPrefix(s, u.Scheme+"://")}
-	case u.Host == "":
-		return &strictjson.FieldError{Field: "url", Value: strconv.Quote(s), Why: "has no host", Fix: "write a URL such as https://alerts.example.com/hook"}
-	}
-	return nil
+	return strictjson.CheckHTTPURL(s, "https://alerts.example.com/hook")
 }
