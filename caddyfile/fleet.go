@@ -29,8 +29,10 @@ func init() {
 //	}
 //
 // A bare "fleet" turns the app on with its defaults. Only the syntax is
-// checked here; the fleet module checks every value (bounds included)
-// when the config loads, with the same message for JSON and Caddyfile.
+// checked here, and the webhook URL by the module's own rule (to add the
+// line, as pinreport's); the fleet module checks every value (bounds
+// included) when the config loads, with the same message for JSON and
+// Caddyfile.
 // A token that is not a duration gets the message a JSON string gets
 // (durationValue).
 func parseFleet(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -73,9 +75,9 @@ func parseFleet(d *caddyfile.Dispenser, existing any) (any, error) {
 
 // parseFleetWebhook reads the webhook subdirective and its block.
 func parseFleetWebhook(d *caddyfile.Dispenser) (*fleet.Webhook, error) {
-	url, err := oneArg(d)
+	url, err := webhookURL(d, "fleet")
 	if err != nil {
-		return nil, d.Errf("fleet webhook: want one URL, e.g. webhook https://alerts.example.com/hook")
+		return nil, err
 	}
 	hook := &fleet.Webhook{URL: url}
 	seen := subdirectives{}

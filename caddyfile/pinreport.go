@@ -139,14 +139,25 @@ func durationInto(d *caddyfile.Dispenser, prefix string, dst *caddy.Duration) er
 	return err
 }
 
-// parseWebhook reads the webhook subdirective and its block.
-func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
+// webhookURL reads the URL of a webhook subdirective of app (pinreport
+// or fleet), checked by the rule the module applies (webhook.CheckURL),
+// here with the file and line.
+func webhookURL(d *caddyfile.Dispenser, app string) (string, error) {
 	url, err := oneArg(d)
 	if err != nil {
-		return nil, d.Errf("pinreport webhook: want one URL, e.g. webhook https://alerts.example.com/hook")
+		return "", d.Errf("%s webhook: want one URL, e.g. webhook https://alerts.example.com/hook", app)
 	}
 	if err := webhook.CheckURL(url); err != nil {
-		return nil, d.WrapErr(strictjson.InField("webhook", err))
+		return "", d.WrapErr(strictjson.InField("webhook", err))
+	}
+	return url, nil
+}
+
+// parseWebhook reads the webhook subdirective and its block.
+func parseWebhook(d *caddyfile.Dispenser) (*pinreport.Webhook, error) {
+	url, err := webhookURL(d, "pinreport")
+	if err != nil {
+		return nil, err
 	}
 	hook := &pinreport.Webhook{URL: url}
 	seen := subdirectives{}
