@@ -50,7 +50,7 @@ func fleetACMEConfig(shared, hookURL string, p *pebbleCA, challengePort int) str
 // instance serves for name.
 func leaves(t *testing.T, shared, name string) map[string]string {
 	t.Helper()
-	dir := filepath.Join(shared, "hardtls", "fleet", "v1", "instances")
+	dir := fleetRecordsDir(shared)
 	entries, _ := os.ReadDir(dir)
 	out := map[string]string{}
 	newest := map[string]time.Time{}

@@ -72,6 +72,12 @@ func TestFleetAlertsUsePinReportWebhook(t *testing.T) {
 	}
 }
 
+// fleetRecordsDir is where a file_system storage at root keeps the fleet
+// app's instance records (docs/fleet.md, "The record").
+func fleetRecordsDir(root string) string {
+	return filepath.Join(root, "hardtls", "fleet", "v1", "instances")
+}
+
 // plantFleetRecord writes, into a file_system storage at root, the record
 // a fleet instance with id writes at written: ready, writing every second,
 // with facts of its own. Its key carries the facts' hash as the fleet app
@@ -93,7 +99,7 @@ func plantFleetRecord(t *testing.T, root, id string, written time.Time) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(facts)
-	dir := filepath.Join(root, "hardtls", "fleet", "v1", "instances")
+	dir := fleetRecordsDir(root)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
