@@ -147,6 +147,19 @@ func (h *fleetHook) summary() string {
 	return strings.Join(parts, "\n")
 }
 
+// logFleetOnFailure logs, when the test fails, the alerts hook received
+// and the tail of each process's log.
+func logFleetOnFailure(t *testing.T, hook *fleetHook, procs []*fleetProc) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("alerts received:\n%s", hook.summary())
+			for _, p := range procs {
+				t.Logf("--- log of %s (%s):\n%s", p.name, p.id, p.logTail())
+			}
+		}
+	})
+}
+
 // fleetProc is one Caddy process of the test fleet.
 type fleetProc struct {
 	name      string

@@ -93,14 +93,7 @@ func TestFleetACMERenewal(t *testing.T) {
 		procs = append(procs, &fleetProc{name: name, dir: filepath.Join(tmp, name), adminPort: base + 40 + i, httpsPort: base + 50 + i,
 			config: fleetACMEConfig(shared, hook.url, pebble, base+60+i)})
 	}
-	defer func() {
-		if t.Failed() {
-			t.Logf("alerts received:\n%s", hook.summary())
-			for _, p := range procs {
-				t.Logf("--- log of %s (%s):\n%s", p.name, p.id, p.logTail())
-			}
-		}
-	}()
+	logFleetOnFailure(t, hook, procs)
 	for _, p := range procs {
 		p.start(t, bin)
 	}

@@ -35,14 +35,7 @@ func TestFleetThreeProcesses(t *testing.T) {
 		{name: "b", adminPort: base + 11, httpsPort: base + 21, config: fleetConfig(shared, hook.url, false), namespace: nsOK},
 		{name: "weak", adminPort: base + 12, httpsPort: base + 22, config: fleetConfig(shared, hook.url, true)},
 	}
-	defer func() {
-		if t.Failed() {
-			t.Logf("alerts received:\n%s", hook.summary())
-			for _, p := range procs {
-				t.Logf("--- log of %s (%s):\n%s", p.name, p.id, p.logTail())
-			}
-		}
-	}()
+	logFleetOnFailure(t, hook, procs)
 	// One at a time: the first creates the local CA and the certificate in
 	// the shared storage, the others load them.
 	for _, p := range procs {
