@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,8 @@ var update = flag.Bool("update", false, "rewrite the JSON of testdata/*.caddyfil
 //
 // A case is a Caddyfile, a line of dashes, then either the JSON `caddy
 // adapt` must produce (the Caddyfile is accepted) or a line "ERROR: text"
-// (it is refused, and its error contains text). A refused case may add:
+// (it is refused, and its error contains text; an error of several lines,
+// one per bad value, has an ERROR: line for each). A refused case may add:
 //
 //	JSON: text      the twin is refused by JSON's grammar (the decoder:
 //	                unknown field, wrong type), not by a module's rule;
@@ -85,10 +87,10 @@ func TestGolden(t *testing.T) {
 type golden struct {
 	file, name string
 	input      string
-	json       string // the adapted JSON, for an accepted case
-	err        string // ERROR: what the Caddyfile's error contains
-	jsonErr    string // JSON: what the twin's error contains
-	diverges   string // DIVERGES: why the twin is decided differently
+	json       string   // the adapted JSON, for an accepted case
+	err        []string // ERROR: what the Caddyfile's error contains, each
+	jsonErr    string   // JSON: what the twin's error contains
+	diverges   string   // DIVERGES: why the twin is decided differently
 }
 
 func readGolden(t *testing.T, file string) golden {
@@ -111,7 +113,7 @@ func readGolden(t *testing.T, file string) golden {
 		val = strings.TrimSpace(val)
 		switch key {
 		case "ERROR":
-			c.err = val
+			c.err = append(c.err, val)
 		case "JSON":
 			c.jsonErr = val
 		case "DIVERGES":
@@ -120,7 +122,7 @@ func readGolden(t *testing.T, file string) golden {
 			t.Fatalf("%s: unknown line %q after the dashes; want ERROR:, JSON: or DIVERGES:", file, line)
 		}
 	}
-	if c.err == "" {
+	if len(c.err) == 0 || slices.Contains(c.err, "") {
 		t.Fatalf("%s: empty ERROR: line", file)
 	}
 	return c
@@ -204,8 +206,10 @@ func checkRefused(t *testing.T, c golden, cfErr *caddyfileError) {
 	if cfErr == nil {
 		t.Fatalf("the Caddyfile adapts and loads; want an error containing %q", c.err)
 	}
-	if !strings.Contains(cfErr.err.Error(), c.err) {
-		t.Errorf("Caddyfile error %q\ndoes not contain %q", cfErr.err, c.err)
+	for _, want := range c.err {
+		if !strings.Contains(cfErr.err.Error(), want) {
+			t.Errorf("Caddyfile error %q\ndoes not contain %q", cfErr.err, want)
+		}
 	}
 	twin := strings.TrimSuffix(c.file, ".caddyfiletest") + ".json"
 	twinJSON, err := os.ReadFile(twin)

@@ -90,7 +90,7 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			if err := pinreport.CheckCertificateMetrics(v); err != nil {
-				return nil, d.Errf("pinreport: %v", err)
+				return nil, d.WrapErr(err)
 			}
 			app.CertificateMetrics = v
 		case "pin":
@@ -100,9 +100,10 @@ func parsePinReport(d *caddyfile.Dispenser, existing any) (any, error) {
 			if len(args) == 0 {
 				return nil, d.ArgErr()
 			}
-			for _, p := range args[1:] {
+			// Named as in the JSON: the pins of one host join across lines.
+			for i, p := range args[1:] {
 				if _, err := pinreport.ParsePin(p); err != nil {
-					return nil, d.WrapErr(err)
+					return nil, d.WrapErr(strictjson.InField(fmt.Sprintf("pins[%q][%d]", args[0], len(app.Pins[args[0]])+i), err))
 				}
 			}
 			if app.Pins == nil {

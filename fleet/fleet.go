@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -277,15 +278,22 @@ func (a *App) Validate() error {
 	iv := time.Duration(a.Interval)
 	switch {
 	case iv < minInterval || iv > maxInterval:
-		return fmt.Errorf("interval = %s: out of range; fix: use %s to %s, e.g. 1m (see docs/fleet.md for large fleets)", iv, minInterval, maxInterval)
+		return &strictjson.FieldError{Field: "interval", Value: strictjson.DurationValue(iv), Why: "out of range",
+			Fix: fmt.Sprintf("use %s to %s, e.g. 1m (see docs/fleet.md for large fleets)", minInterval, maxInterval)}
 	case a.StaleAfter < minStaleAfter:
-		return fmt.Errorf("stale_after = %d: a live instance's record can look two intervals old to a reader that lists just before the write, so it would flap; fix: use %d or more", a.StaleAfter, minStaleAfter)
+		return &strictjson.FieldError{Field: "stale_after", Value: strconv.Itoa(a.StaleAfter),
+			Why: "a live instance's record can look two intervals old to a reader that lists just before the write, so it would flap",
+			Fix: fmt.Sprintf("use %d or more", minStaleAfter)}
 	case a.GoneAfter <= a.StaleAfter || a.GoneAfter > maxGoneAfter:
-		return fmt.Errorf("gone_after = %d: must be more than stale_after (%d) and at most %d; fix: e.g. gone_after %d", a.GoneAfter, a.StaleAfter, maxGoneAfter, max(defaultGoneAfter, a.StaleAfter+1))
+		return &strictjson.FieldError{Field: "gone_after", Value: strconv.Itoa(a.GoneAfter),
+			Why: fmt.Sprintf("must be more than stale_after (%d) and at most %d", a.StaleAfter, maxGoneAfter),
+			Fix: fmt.Sprintf("e.g. gone_after %d", max(defaultGoneAfter, a.StaleAfter+1))}
 	case a.ClockTolerance < caddy.Duration(time.Second):
-		return fmt.Errorf("clock_tolerance = %s: too small to tell from storage latency; fix: use 1s or more, e.g. 1m", time.Duration(a.ClockTolerance))
+		return &strictjson.FieldError{Field: "clock_tolerance", Value: strictjson.DurationValue(a.ClockTolerance),
+			Why: "too small to tell from storage latency", Fix: "use 1s or more, e.g. 1m"}
 	case a.DriftGrace < 0:
-		return fmt.Errorf("drift_grace = %s: negative; fix: use a duration such as 15m", time.Duration(a.DriftGrace))
+		return &strictjson.FieldError{Field: "drift_grace", Value: strictjson.DurationValue(a.DriftGrace),
+			Why: "negative", Fix: "use a duration such as 15m"}
 	}
 	if a.Webhook != nil {
 		if err := a.Webhook.validate(); err != nil {

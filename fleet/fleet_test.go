@@ -354,11 +354,11 @@ func TestValidate(t *testing.T) {
 		want string
 		fix  string // what says the fix; "fix:" when empty
 	}{
-		{App{Interval: caddy.Duration(100 * time.Millisecond)}, "interval = 100ms: out of range", ""},
+		{App{Interval: caddy.Duration(100 * time.Millisecond)}, `interval = "100ms": out of range`, ""},
 		{App{StaleAfter: 2}, "stale_after = 2: a live instance's record can look two intervals old", ""},
 		{App{StaleAfter: 5, GoneAfter: 5}, "gone_after = 5: must be more than stale_after (5)", ""},
-		{App{ClockTolerance: caddy.Duration(time.Millisecond)}, "clock_tolerance = 1ms", ""},
-		{App{DriftGrace: -1}, "drift_grace = -1ns: negative", ""},
+		{App{ClockTolerance: caddy.Duration(time.Millisecond)}, `clock_tolerance = "1ms"`, ""},
+		{App{DriftGrace: -1}, `drift_grace = "-1ns": negative`, ""},
 		// The webhook's rules and their wording are internal/webhook's,
 		// shared with pinreport.
 		{App{Webhook: &Webhook{URL: "alerts.example.com/hook"}}, `webhook.url = "alerts.example.com/hook": has no http:// or https:// scheme`, "write it as https://alerts.example.com/hook"},

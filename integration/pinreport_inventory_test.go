@@ -293,17 +293,17 @@ func TestPinReportConfigErrors(t *testing.T) {
 		want               []string
 	}{
 		{"malformed pin", `{` + admin + `,"apps":{"pinreport":{"pins":{"a.example":["sha256/AAAA"]}}}}`, "json",
-			[]string{"pinreport", `pins: host \"a.example\", pin 0: \"sha256/AAAA\" decodes to 3 bytes`, "44-character base64 of the SHA-256 of a SubjectPublicKeyInfo"}},
+			[]string{"pinreport", `pins[\"a.example\"][0] = \"sha256/AAAA\": decodes to 3 bytes`, "44-character base64 of the SHA-256 of a SubjectPublicKeyInfo"}},
 		{"webhook without scheme", `{` + admin + `,"apps":{"pinreport":{"webhook":{"url":"alerts.example/hook"}}}}`, "json",
 			[]string{"pinreport", `webhook.url = \"alerts.example/hook\": has no http:// or https:// scheme; fix: write it as https://alerts.example/hook`}},
 		{"thresholds in the wrong order", `{` + admin + `,"apps":{"pinreport":{"warning_before":3600000000000,"critical_before":7200000000000}}}`, "json",
-			[]string{"pinreport", "critical_before 2h0m0s is not shorter than warning_before 1h0m0s", "e.g. warning_before 14d, critical_before 3d"}},
+			[]string{"pinreport", `critical_before = \"2h0m0s\": is not shorter than warning_before (1h0m0s)`, "fix: e.g. warning_before 14d, critical_before 3d"}},
 		{"scan interval too short", `{` + admin + `,"apps":{"pinreport":{"scan_interval":1000000}}}`, "json",
-			[]string{"pinreport", "scan_interval 1ms is too short; want 1s or more"}},
+			[]string{"pinreport", `scan_interval = \"1ms\": is too short; fix: use 1s or more`}},
 		{"Caddyfile pin", caddyfile(`
 	pinreport {
 		pin a.example sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=
-	}`, ""), "caddyfile", []string{"pinreport", `"sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=": only SHA-256 pins are supported`, "Caddyfile:"}},
+	}`, ""), "caddyfile", []string{"pinreport", `pins[\"a.example\"][0] = \"sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA=\": is a sha1 pin; only SHA-256 pins are supported`, "Caddyfile:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := loadError(t, tc.cfg, tc.adapter)

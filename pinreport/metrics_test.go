@@ -153,7 +153,7 @@ func TestCollectorWarningOnly(t *testing.T) {
 			t.Errorf("%s: certificates by state %v; want all counted", tt.option, states)
 		}
 	}
-	if err := CheckCertificateMetrics("some"); err == nil || !strings.Contains(err.Error(), "certificate_metrics \"some\" is not all, warning or none") {
+	if err := CheckCertificateMetrics("some"); err == nil || !strings.Contains(err.Error(), `certificate_metrics = "some": is not all, warning or none; fix: `) {
 		t.Errorf("certificate_metrics some: %v", err)
 	}
 }

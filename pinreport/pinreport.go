@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -146,8 +147,8 @@ func parseCertificateMetrics(s string) (level, error) {
 	case CertificateMetricsNone:
 		return numLevels, nil
 	}
-	return 0, fmt.Errorf("certificate_metrics %q is not all, warning or none; want all (a series per certificate), "+
-		"warning (only certificates in warning, critical or expired) or none", s)
+	return 0, &strictjson.FieldError{Field: "certificate_metrics", Value: strconv.Quote(s), Why: "is not all, warning or none",
+		Fix: "use all (a series per certificate), warning (only certificates in warning, critical or expired) or none"}
 }
 
 // subscribedEvents are the certmagic events (emitted through the tls
@@ -288,19 +289,22 @@ func (a *App) Start() error {
 // Validate ensures the durations are in range and the webhook is usable.
 func (a *App) Validate() error {
 	if iv := time.Duration(a.ScanInterval); iv < minScanInterval {
-		return fmt.Errorf("scan_interval %s is too short; want %s or more", iv, minScanInterval)
+		return &strictjson.FieldError{Field: "scan_interval", Value: strictjson.DurationValue(iv), Why: "is too short",
+			Fix: fmt.Sprintf("use %s or more, e.g. 1h (the default)", minScanInterval)}
 	}
 	for _, d := range []struct {
 		field string
 		v     caddy.Duration
 	}{{"warning_before", a.WarningBefore}, {"critical_before", a.CriticalBefore}, {"renewal_grace", a.RenewalGrace}} {
 		if d.v < 0 {
-			return fmt.Errorf("%s %s is negative; want a positive duration such as 72h, or none for the default", d.field, time.Duration(d.v))
+			return &strictjson.FieldError{Field: d.field, Value: strictjson.DurationValue(d.v), Why: "is negative",
+				Fix: "use a positive duration such as 72h, or leave it out for the default"}
 		}
 	}
 	if a.WarningBefore > 0 && a.CriticalBefore >= a.WarningBefore {
-		return fmt.Errorf("critical_before %s is not shorter than warning_before %s; critical must come after the warning, e.g. warning_before 14d, critical_before 3d",
-			time.Duration(a.CriticalBefore), time.Duration(a.WarningBefore))
+		return &strictjson.FieldError{Field: "critical_before", Value: strictjson.DurationValue(a.CriticalBefore),
+			Why: fmt.Sprintf("is not shorter than warning_before (%s): the critical alert must come after the warning", time.Duration(a.WarningBefore)),
+			Fix: "e.g. warning_before 14d, critical_before 3d"}
 	}
 	if a.Webhook != nil {
 		if err := a.Webhook.validate(); err != nil {

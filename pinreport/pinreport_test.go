@@ -85,7 +85,7 @@ func TestProvisionErrors(t *testing.T) {
 		app     App
 		errPart string
 	}{
-		{App{Pins: map[string][]string{"a.example": {"sha256/AAAA"}}}, `pins: host "a.example", pin 0: "sha256/AAAA" decodes to 3 bytes`},
+		{App{Pins: map[string][]string{"a.example": {"sha256/AAAA"}}}, `pins["a.example"][0] = "sha256/AAAA": decodes to 3 bytes; a SHA-256 pin is 32 bytes; fix: write the 44-character base64`},
 		{App{Webhook: &Webhook{URL: "https://a.example", MinSeverity: "loud"}}, `webhook.min_severity = "loud": is not a severity`},
 	} {
 		a := tc.app
@@ -104,10 +104,10 @@ func TestValidate(t *testing.T) {
 		errPart string
 	}{
 		{App{ScanInterval: caddy.Duration(time.Minute)}, ""},
-		{App{ScanInterval: caddy.Duration(10 * time.Millisecond)}, "scan_interval 10ms is too short; want 1s or more"},
-		{App{ScanInterval: day, WarningBefore: -day}, "warning_before -24h0m0s is negative"},
-		{App{ScanInterval: day, RenewalGrace: -1}, "renewal_grace -1ns is negative"},
-		{App{ScanInterval: day, WarningBefore: 3 * day, CriticalBefore: 14 * day}, "critical_before 336h0m0s is not shorter than warning_before 72h0m0s"},
+		{App{ScanInterval: caddy.Duration(10 * time.Millisecond)}, `scan_interval = "10ms": is too short; fix: use 1s or more`},
+		{App{ScanInterval: day, WarningBefore: -day}, `warning_before = "-24h0m0s": is negative; fix: `},
+		{App{ScanInterval: day, RenewalGrace: -1}, `renewal_grace = "-1ns": is negative; fix: `},
+		{App{ScanInterval: day, WarningBefore: 3 * day, CriticalBefore: 14 * day}, `critical_before = "336h0m0s": is not shorter than warning_before (72h0m0s): the critical alert must come after the warning; fix: `},
 		{App{ScanInterval: day, WarningBefore: 14 * day, CriticalBefore: 3 * day}, ""},
 		{App{ScanInterval: day, Webhook: &Webhook{URL: "alerts.example/hook"}}, "webhook.url = \"alerts.example/hook\": has no http:// or https:// scheme"},
 	} {

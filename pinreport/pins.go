@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // Pin is the SHA-256 digest of a DER-encoded SubjectPublicKeyInfo, the
@@ -28,26 +30,28 @@ const (
 )
 
 // pinHowTo tells how to get a well-formed pin.
-const pinHowTo = "want the 44-character base64 of the SHA-256 of a SubjectPublicKeyInfo, optionally prefixed sha256/, " +
+const pinHowTo = "write the 44-character base64 of the SHA-256 of a SubjectPublicKeyInfo, optionally prefixed sha256/, " +
 	"as spki_pin in GET /pinreport/<host> or from: openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | " +
 	"openssl dgst -sha256 -binary | base64"
 
 // ParsePin reads a pin written as base64 of a SHA-256 digest, optionally
-// prefixed "sha256/" as OkHttp writes it.
+// prefixed "sha256/" as OkHttp writes it. Its error is a
+// *strictjson.FieldError without a field; the caller places it.
 func ParsePin(s string) (Pin, error) {
 	var p Pin
 	b64 := strings.TrimPrefix(s, "sha256/")
 	for _, algo := range []string{"sha1/", "sha384/", "sha512/", "md5/"} {
 		if strings.HasPrefix(s, algo) {
-			return p, fmt.Errorf("%q: only SHA-256 pins are supported; want sha256/<base64>, not %s", s, algo)
+			return p, &strictjson.FieldError{Value: strconv.Quote(s), Why: "is a " + strings.TrimSuffix(algo, "/") + " pin; only SHA-256 pins are supported",
+				Fix: pinHowTo}
 		}
 	}
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return p, fmt.Errorf("%q is not base64 (%v); %s", s, err, pinHowTo)
+		return p, &strictjson.FieldError{Value: strconv.Quote(s), Why: fmt.Sprintf("is not base64 (%v)", err), Fix: pinHowTo}
 	}
 	if len(raw) != len(p) {
-		return p, fmt.Errorf("%q decodes to %d bytes; a SHA-256 pin is %d bytes; %s", s, len(raw), len(p), pinHowTo)
+		return p, &strictjson.FieldError{Value: strconv.Quote(s), Why: fmt.Sprintf("decodes to %d bytes; a SHA-256 pin is %d bytes", len(raw), len(p)), Fix: pinHowTo}
 	}
 	copy(p[:], raw)
 	return p, nil
@@ -74,17 +78,20 @@ func compilePins(raw map[string][]string) (pinRules, error) {
 	rules := make(pinRules, 0, len(hosts))
 	for _, host := range hosts {
 		pattern := strings.ToLower(host)
-		if err := checkPinPattern(pattern); err != nil {
-			return nil, fmt.Errorf("pins: host %q: %v", host, err)
+		field := fmt.Sprintf("pins[%q]", host)
+		if why := checkPinPattern(pattern); why != "" {
+			return nil, &strictjson.FieldError{Field: "pins", Value: strconv.Quote(host), Why: why,
+				Fix: "key the pins by a host name (example.com), *.host (one label) or **.host (any labels), as OkHttp's CertificatePinner takes"}
 		}
 		if len(raw[host]) == 0 {
-			return nil, fmt.Errorf("pins: host %q has no pins; list at least two (the served key and a backup) or remove the host", host)
+			return nil, &strictjson.FieldError{Field: field, Value: "[]", Why: "lists no pins",
+				Fix: "list at least two (the served key and a backup), or remove the host"}
 		}
 		rule := pinRule{pattern: pattern}
 		for i, s := range raw[host] {
 			p, err := ParsePin(s)
 			if err != nil {
-				return nil, fmt.Errorf("pins: host %q, pin %d: %v", host, i, err)
+				return nil, strictjson.InField(fmt.Sprintf("%s[%d]", field, i), err)
 			}
 			if !slices.Contains(rule.pins, p) {
 				rule.pins = append(rule.pins, p)
@@ -97,18 +104,18 @@ func compilePins(raw map[string][]string) (pinRules, error) {
 
 // checkPinPattern accepts a host name or OkHttp's wildcard patterns:
 // "*.example.com" (one label) and "**.example.com" (any number of labels,
-// including none).
-func checkPinPattern(p string) error {
+// including none). It returns what is wrong, or "".
+func checkPinPattern(p string) string {
 	rest := strings.TrimPrefix(strings.TrimPrefix(p, "**."), "*.")
 	switch {
 	case p == "":
-		return fmt.Errorf("empty host; want a host name such as example.com")
+		return "is empty"
 	case strings.ContainsAny(rest, "*/: "):
-		return fmt.Errorf("want a host name, *.host (one label) or **.host (any labels), as OkHttp's CertificatePinner takes")
+		return "is not a host name or pattern"
 	case rest == "" || strings.HasPrefix(rest, ".") || strings.HasSuffix(rest, "."):
-		return fmt.Errorf("want a host name such as example.com")
+		return "has an empty label"
 	}
-	return nil
+	return ""
 }
 
 // matchesHost reports whether an OkHttp-style pattern applies to the

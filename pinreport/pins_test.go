@@ -156,12 +156,12 @@ func TestCompilePins(t *testing.T) {
 		raw     map[string][]string
 		errPart string
 	}{
-		{map[string][]string{"a.example": {"sha256/AAAA"}}, `pins: host "a.example", pin 0: "sha256/AAAA" decodes to 3 bytes`},
-		{map[string][]string{"a.example": nil}, `pins: host "a.example" has no pins`},
-		{map[string][]string{"": {knownPin}}, "empty host"},
-		{map[string][]string{"a.*.example": {knownPin}}, "want a host name, *.host"},
-		{map[string][]string{"https://a.example": {knownPin}}, "want a host name, *.host"},
-		{map[string][]string{"*.": {knownPin}}, "want a host name such as example.com"},
+		{map[string][]string{"a.example": {"sha256/AAAA"}}, `pins["a.example"][0] = "sha256/AAAA": decodes to 3 bytes`},
+		{map[string][]string{"a.example": nil}, `pins["a.example"] = []: lists no pins; fix: list at least two`},
+		{map[string][]string{"": {knownPin}}, `pins = "": is empty; fix: key the pins by a host name`},
+		{map[string][]string{"a.*.example": {knownPin}}, `pins = "a.*.example": is not a host name or pattern; fix: key the pins by a host name (example.com), *.host`},
+		{map[string][]string{"https://a.example": {knownPin}}, `pins = "https://a.example": is not a host name or pattern`},
+		{map[string][]string{"*.": {knownPin}}, `pins = "*.": has an empty label`},
 	} {
 		if _, err := compilePins(tc.raw); err == nil || !strings.Contains(err.Error(), tc.errPart) {
 			t.Errorf("compilePins(%v): error %v; want one containing %q", tc.raw, err, tc.errPart)

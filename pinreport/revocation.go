@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -114,12 +115,14 @@ func (r *Revocation) provision() error {
 func CheckIssuerCRL(m IssuerCRL) error {
 	switch {
 	case m.IssuerSPKI == "" && m.IssuerSubject == "":
-		return fmt.Errorf("no issuer; set issuer_spki (the issuing CA's pin, chain[0].spki_pin in GET /pinreport/<host>) or issuer_subject (its name, the report's issuer)")
+		return &strictjson.FieldError{Field: "issuer_spki", Value: `""`, Why: "is required when issuer_subject is not set",
+			Fix: "set issuer_spki (the issuing CA's pin, chain[0].spki_pin in GET /pinreport/<host>) or issuer_subject (its name, the report's issuer)"}
 	case m.IssuerSPKI != "" && m.IssuerSubject != "":
-		return fmt.Errorf("issuer_spki and issuer_subject both set; keep one")
+		return &strictjson.FieldError{Field: "issuer_subject", Value: strconv.Quote(m.IssuerSubject), Why: "is set beside issuer_spki; an entry names its issuer one way",
+			Fix: "keep issuer_spki or issuer_subject, not both"}
 	case m.IssuerSPKI != "":
 		if _, err := ParsePin(m.IssuerSPKI); err != nil {
-			return fmt.Errorf("issuer_spki %v", err)
+			return strictjson.InField("issuer_spki", err)
 		}
 	}
 	return CheckCRLURL(m.URL)
@@ -131,11 +134,13 @@ func (r *Revocation) validateIfSet() error {
 	case r == nil:
 		return nil
 	case r.interval < minRevocationInterval:
-		return fmt.Errorf("interval %s is too short; want %s or more", r.interval, minRevocationInterval)
+		return &strictjson.FieldError{Field: "interval", Value: strictjson.DurationValue(r.interval), Why: "is too short",
+			Fix: fmt.Sprintf("use %s or more, e.g. 1h", minRevocationInterval)}
 	case r.Timeout < 0:
-		return fmt.Errorf("timeout %s is negative; want a positive duration such as 30s", time.Duration(r.Timeout))
+		return &strictjson.FieldError{Field: "timeout", Value: strictjson.DurationValue(r.Timeout), Why: "is negative", Fix: "use a positive duration such as 30s"}
 	case r.MaxSize < 0:
-		return fmt.Errorf("max_size %d is negative; want a size in bytes such as 10485760, or none for the default", r.MaxSize)
+		return &strictjson.FieldError{Field: "max_size", Value: strconv.FormatInt(int64(r.MaxSize), 10), Why: "is negative",
+			Fix: "use a size in bytes such as 10485760, or leave it out for the default"}
 	}
 	return nil
 }

@@ -25,13 +25,13 @@ func TestRevocationConfig(t *testing.T) {
 		r    Revocation
 		want string
 	}{
-		{Revocation{IssuerCRLs: []IssuerCRL{{URL: "http://crl.example/a.crl"}}}, "issuer_crls[0]: no issuer; set issuer_spki"},
-		{Revocation{IssuerCRLs: []IssuerCRL{{IssuerSPKI: knownPin, IssuerSubject: "CN=x", URL: "http://crl.example/a.crl"}}}, "issuer_spki and issuer_subject both set"},
-		{Revocation{IssuerCRLs: []IssuerCRL{{IssuerSPKI: "sha256/AAAA", URL: "http://crl.example/a.crl"}}}, `issuer_spki "sha256/AAAA" decodes to 3 bytes`},
+		{Revocation{IssuerCRLs: []IssuerCRL{{URL: "http://crl.example/a.crl"}}}, `issuer_crls[0].issuer_spki = "": is required when issuer_subject is not set; fix: set issuer_spki`},
+		{Revocation{IssuerCRLs: []IssuerCRL{{IssuerSPKI: knownPin, IssuerSubject: "CN=x", URL: "http://crl.example/a.crl"}}}, `issuer_crls[0].issuer_subject = "CN=x": is set beside issuer_spki; an entry names its issuer one way; fix: keep`},
+		{Revocation{IssuerCRLs: []IssuerCRL{{IssuerSPKI: "sha256/AAAA", URL: "http://crl.example/a.crl"}}}, `issuer_crls[0].issuer_spki = "sha256/AAAA": decodes to 3 bytes`},
 		{Revocation{IssuerCRLs: []IssuerCRL{{IssuerSubject: "CN=x", URL: "ldap://crl.example/a"}}}, `issuer_crls[0].url = "ldap://crl.example/a": has no http:// or https:// scheme; fix: write it as http://crl.example/a`},
 		{Revocation{IssuerCRLs: []IssuerCRL{{IssuerSubject: "CN=x"}}}, `issuer_crls[0].url = "": is required`},
-		{Revocation{Interval: caddy1ms}, "interval 1ms is too short; want 1s or more"},
-		{Revocation{MaxSize: -1}, "max_size -1 is negative"},
+		{Revocation{Interval: caddy1ms}, `interval = "1ms": is too short; fix: use 1s or more`},
+		{Revocation{MaxSize: -1}, "max_size = -1: is negative; fix: "},
 	} {
 		err := tc.r.provision()
 		if err == nil {

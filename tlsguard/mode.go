@@ -1,6 +1,10 @@
 package tlsguard
 
-import "fmt"
+import (
+	"strconv"
+
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
+)
 
 // Mode says what tlsguard does with a connection policy that falls short
 // of the profile. Its methods are the only place that says what each mode
@@ -26,7 +30,8 @@ func CheckMode(mode string) error {
 	case ModeEnforce, ModeHarden, ModeAudit:
 		return nil
 	}
-	return fmt.Errorf("mode %q is unknown: use enforce, harden or audit", mode)
+	return &strictjson.FieldError{Field: "mode", Value: strconv.Quote(mode), Why: "is not a mode",
+		Fix: "use enforce (refuse what falls short), harden (apply the profile) or audit (only report)"}
 }
 
 // refuses reports whether a config with error findings about its

@@ -3,13 +3,16 @@ package tlsguard
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // Profile names.
@@ -143,7 +146,7 @@ func (c *CustomProfile) resolve() (Profile, error) {
 	p.Suites, p.Curves = nil, nil
 
 	if c.ProtocolMin == "" {
-		return Profile{}, fmt.Errorf("custom.protocol_min is required: set tls1.2 or tls1.3")
+		return Profile{}, &strictjson.FieldError{Field: "custom.protocol_min", Value: `""`, Why: "is required", Fix: "set tls1.2 or tls1.3"}
 	}
 	if err := CheckProtocolMin(c.ProtocolMin); err != nil {
 		return Profile{}, err
@@ -162,13 +165,13 @@ func (c *CustomProfile) resolve() (Profile, error) {
 		}
 	}
 	if p.MinVersion <= tls.VersionTLS12 && len(p.Suites) == 0 {
-		return Profile{}, fmt.Errorf("custom.cipher_suites is required with protocol_min tls1.2: list the TLS 1.2 suites to allow, e.g. %s",
-			strings.Join(suiteNames(intermediateProfile().Suites), " "))
+		return Profile{}, &strictjson.FieldError{Field: "custom.cipher_suites", Value: "[]", Why: "is required with protocol_min tls1.2",
+			Fix: "list the TLS 1.2 suites to allow, e.g. " + strings.Join(suiteNames(intermediateProfile().Suites), " ")}
 	}
 
 	if len(c.Curves) == 0 {
-		return Profile{}, fmt.Errorf("custom.curves is required: list the key exchange groups to allow, e.g. %s",
-			strings.Join(curveNames(mozillaCurves()), " "))
+		return Profile{}, &strictjson.FieldError{Field: "custom.curves", Value: "[]", Why: "is required",
+			Fix: "list the key exchange groups to allow, e.g. " + strings.Join(curveNames(mozillaCurves()), " ")}
 	}
 	if err := CheckCurves(c.Curves); err != nil {
 		return Profile{}, err
@@ -180,7 +183,8 @@ func (c *CustomProfile) resolve() (Profile, error) {
 	}
 
 	if c.MaxCertificateLifetime < 0 {
-		return Profile{}, fmt.Errorf("custom.max_certificate_lifetime %s is negative; use a duration such as 90d", time.Duration(c.MaxCertificateLifetime))
+		return Profile{}, &strictjson.FieldError{Field: "custom.max_certificate_lifetime", Value: strictjson.DurationValue(c.MaxCertificateLifetime),
+			Why: "is negative", Fix: "use a duration such as 90d"}
 	}
 	if c.MaxCertificateLifetime > 0 {
 		p.MaxCertLifetime = time.Duration(c.MaxCertificateLifetime)
@@ -216,7 +220,7 @@ func CheckProfile(name string) error {
 	case ProfileModern, ProfileIntermediate, ProfileCustom:
 		return nil
 	}
-	return fmt.Errorf("profile %q is unknown: use modern, intermediate or custom", name)
+	return &strictjson.FieldError{Field: "profile", Value: strconv.Quote(name), Why: "is not a profile", Fix: "use modern, intermediate or custom"}
 }
 
 // CheckCustom reports whether the custom profile's settings are given
@@ -224,9 +228,13 @@ func CheckProfile(name string) error {
 func CheckCustom(profile string, custom *CustomProfile) error {
 	switch {
 	case custom != nil && profile != ProfileCustom:
-		return fmt.Errorf("custom settings (protocol_min, cipher_suites, curves, max_certificate_lifetime) are set but profile is %q; set profile custom, or remove them", profile)
+		return &strictjson.FieldError{Field: "profile", Value: strconv.Quote(profile),
+			Why: "takes no custom settings (protocol_min, cipher_suites, curves, max_certificate_lifetime), and they are set",
+			Fix: "set profile custom, or remove the custom settings"}
 	case custom == nil && profile == ProfileCustom:
-		return fmt.Errorf("profile custom needs its settings: protocol_min, cipher_suites (with tls1.2) and curves")
+		return &strictjson.FieldError{Field: "profile", Value: strconv.Quote(profile),
+			Why: "needs its settings: protocol_min, cipher_suites (with tls1.2) and curves",
+			Fix: "set them under custom, or use profile modern or intermediate"}
 	}
 	return nil
 }
@@ -237,42 +245,41 @@ func CheckProtocolMin(v string) error {
 	if v == "tls1.2" || v == "tls1.3" {
 		return nil
 	}
-	return fmt.Errorf("custom.protocol_min %q is not a TLS version Caddy supports: use tls1.2 or tls1.3", v)
+	return &strictjson.FieldError{Field: "custom.protocol_min", Value: strconv.Quote(v), Why: "is not a minimum TLS version a profile may set", Fix: "use tls1.2 or tls1.3"}
 }
 
 // CheckCipherSuites reports every name a custom profile cannot list: names
 // Caddy does not accept (Go's names, as in Caddy's cipher_suites) and TLS
 // 1.3 suites, which Go does not let a server configure.
 func CheckCipherSuites(names []string) error {
-	var bad []string
-	for _, name := range names {
+	fix := "list TLS 1.2 suites by their Go names, such as " + strings.Join(suiteNames(intermediateProfile().Suites[:2]), " ")
+	var bad []error
+	for i, name := range names {
+		why := ""
 		switch id := caddytls.CipherSuiteID(name); {
 		case id == 0:
-			bad = append(bad, fmt.Sprintf("%q is not a cipher suite Caddy accepts", name))
+			why = "is not a cipher suite Caddy accepts"
 		case suiteTLS13(id):
-			bad = append(bad, fmt.Sprintf("%q is a TLS 1.3 suite, which Go does not let a server configure", name))
+			why = "is a TLS 1.3 suite, which Go does not let a server configure"
+		default:
+			continue
 		}
+		bad = append(bad, &strictjson.FieldError{Field: fmt.Sprintf("custom.cipher_suites[%d]", i), Value: strconv.Quote(name), Why: why, Fix: fix})
 	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return fmt.Errorf("custom.cipher_suites: %s; fix: list TLS 1.2 suites by their Go names, such as %s",
-		strings.Join(bad, "; "), strings.Join(suiteNames(intermediateProfile().Suites[:2]), " "))
+	return errors.Join(bad...)
 }
 
 // CheckCurves reports every name a custom profile cannot list: groups
 // Caddy does not support, by its names, in any case (x25519, X25519).
 func CheckCurves(names []string) error {
-	var bad []string
-	for _, name := range names {
+	var bad []error
+	for i, name := range names {
 		if _, ok := caddytls.SupportedCurves[strings.ToLower(name)]; !ok {
-			bad = append(bad, fmt.Sprintf("%q is not a curve Caddy supports", name))
+			bad = append(bad, &strictjson.FieldError{Field: fmt.Sprintf("custom.curves[%d]", i), Value: strconv.Quote(name),
+				Why: "is not a curve Caddy supports", Fix: "use " + strings.Join(curveNames(allCurves()), ", ")})
 		}
 	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return fmt.Errorf("custom.curves: %s; fix: use %s", strings.Join(bad, "; "), strings.Join(curveNames(allCurves()), ", "))
+	return errors.Join(bad...)
 }
 
 // allowsTLS12 reports whether the profile allows TLS 1.2 at all.

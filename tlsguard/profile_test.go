@@ -164,29 +164,29 @@ func TestResolveProfile(t *testing.T) {
 				t.Errorf("modern: min %s, suites %v", versionName(p.MinVersion), p.Suites)
 			}
 		}},
-		{name: "unknown", profile: "old", wantErr: `profile "old" is unknown: use modern, intermediate or custom`},
+		{name: "unknown", profile: "old", wantErr: `profile = "old": is not a profile; fix: use modern, intermediate or custom`},
 		{name: "custom block with builtin", profile: "modern", custom: &CustomProfile{ProtocolMin: "tls1.3"},
-			wantErr: `custom settings (protocol_min, cipher_suites, curves, max_certificate_lifetime) are set but profile is "modern"; set profile custom`},
-		{name: "custom without block", profile: "custom", wantErr: "profile custom needs its settings: protocol_min"},
+			wantErr: `profile = "modern": takes no custom settings (protocol_min, cipher_suites, curves, max_certificate_lifetime), and they are set; fix: set profile custom`},
+		{name: "custom without block", profile: "custom", wantErr: `profile = "custom": needs its settings: protocol_min`},
 		{name: "custom no min", profile: "custom", custom: &CustomProfile{Curves: []string{"x25519"}},
-			wantErr: "custom.protocol_min is required"},
+			wantErr: `custom.protocol_min = "": is required; fix: set tls1.2 or tls1.3`},
 		{name: "custom bad min", profile: "custom", custom: &CustomProfile{ProtocolMin: "tls1.0", Curves: []string{"x25519"}},
-			wantErr: `custom.protocol_min "tls1.0" is not a TLS version Caddy supports`},
+			wantErr: `custom.protocol_min = "tls1.0": is not a minimum TLS version a profile may set; fix: use tls1.2 or tls1.3`},
 		{name: "custom tls12 without suites", profile: "custom", custom: &CustomProfile{ProtocolMin: "tls1.2", Curves: []string{"x25519"}},
-			wantErr: "custom.cipher_suites is required with protocol_min tls1.2"},
+			wantErr: "custom.cipher_suites = []: is required with protocol_min tls1.2; fix: list the TLS 1.2 suites"},
 		{name: "custom unknown suite", profile: "custom",
 			custom:  &CustomProfile{ProtocolMin: "tls1.2", CipherSuites: []string{"TLS_RSA_WITH_RC4_128_SHA"}, Curves: []string{"x25519"}},
-			wantErr: `custom.cipher_suites: "TLS_RSA_WITH_RC4_128_SHA" is not a cipher suite Caddy accepts`},
+			wantErr: `custom.cipher_suites[0] = "TLS_RSA_WITH_RC4_128_SHA": is not a cipher suite Caddy accepts; fix: `},
 		{name: "custom tls13 suite", profile: "custom",
 			custom:  &CustomProfile{ProtocolMin: "tls1.2", CipherSuites: []string{"TLS_AES_128_GCM_SHA256"}, Curves: []string{"x25519"}},
 			wantErr: "is a TLS 1.3 suite"},
 		{name: "custom no curves", profile: "custom", custom: &CustomProfile{ProtocolMin: "tls1.3"},
-			wantErr: "custom.curves is required"},
+			wantErr: "custom.curves = []: is required; fix: list the key exchange groups"},
 		{name: "custom unknown curve", profile: "custom", custom: &CustomProfile{ProtocolMin: "tls1.3", Curves: []string{"x448"}},
-			wantErr: `custom.curves: "x448" is not a curve Caddy supports`},
+			wantErr: `custom.curves[0] = "x448": is not a curve Caddy supports; fix: `},
 		{name: "custom negative lifetime", profile: "custom",
 			custom:  &CustomProfile{ProtocolMin: "tls1.3", Curves: []string{"x25519"}, MaxCertificateLifetime: caddy.Duration(-time.Hour)},
-			wantErr: "custom.max_certificate_lifetime -1h0m0s is negative"},
+			wantErr: `custom.max_certificate_lifetime = "-1h0m0s": is negative; fix: use a duration such as 90d`},
 		{name: "custom ok", profile: "custom",
 			custom: &CustomProfile{ProtocolMin: "tls1.2", CipherSuites: []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
 				Curves: []string{"x25519", "SECP256R1"}, MaxCertificateLifetime: caddy.Duration(90 * day)},
@@ -222,14 +222,14 @@ func TestResolveProfile(t *testing.T) {
 }
 
 // TestCheckListsReportEveryBadName: every bad cipher suite or curve of a
-// list is named in one error, not only the first; curve names are
-// Caddy's, in any case.
+// list is named, by its index, in one error, not only the first; curve
+// names are Caddy's, in any case.
 func TestCheckListsReportEveryBadName(t *testing.T) {
 	err := CheckCipherSuites([]string{"TLS_FOO", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", "TLS_BAR"})
-	want := `custom.cipher_suites: "TLS_FOO" is not a cipher suite Caddy accepts; ` +
-		`"TLS_AES_128_GCM_SHA256" is a TLS 1.3 suite, which Go does not let a server configure; ` +
-		`"TLS_BAR" is not a cipher suite Caddy accepts; fix: list TLS 1.2 suites by their Go names, such as ` +
-		`TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`
+	fix := "; fix: list TLS 1.2 suites by their Go names, such as TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+	want := `custom.cipher_suites[0] = "TLS_FOO": is not a cipher suite Caddy accepts` + fix + "\n" +
+		`custom.cipher_suites[2] = "TLS_AES_128_GCM_SHA256": is a TLS 1.3 suite, which Go does not let a server configure` + fix + "\n" +
+		`custom.cipher_suites[3] = "TLS_BAR": is not a cipher suite Caddy accepts` + fix
 	if err == nil || err.Error() != want {
 		t.Errorf("CheckCipherSuites: %v\nwant %s", err, want)
 	}
@@ -237,8 +237,9 @@ func TestCheckListsReportEveryBadName(t *testing.T) {
 		t.Errorf("the intermediate suites: %v", err)
 	}
 	err = CheckCurves([]string{"X25519", "x448", "SecP256r1", "foo"})
-	want = `custom.curves: "x448" is not a curve Caddy supports; "foo" is not a curve Caddy supports; ` +
-		`fix: use x25519mlkem768, x25519, secp256r1, secp384r1, secp521r1`
+	fix = "; fix: use x25519mlkem768, x25519, secp256r1, secp384r1, secp521r1"
+	want = `custom.curves[1] = "x448": is not a curve Caddy supports` + fix + "\n" +
+		`custom.curves[3] = "foo": is not a curve Caddy supports` + fix
 	if err == nil || err.Error() != want {
 		t.Errorf("CheckCurves: %v\nwant %s", err, want)
 	}

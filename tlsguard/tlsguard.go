@@ -165,7 +165,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if a.LintInterval < caddy.Duration(time.Second) {
-		return fmt.Errorf("lint_interval %s is too short: use at least 1s, e.g. 10m", time.Duration(a.LintInterval))
+		return &strictjson.FieldError{Field: "lint_interval", Value: strictjson.DurationValue(a.LintInterval), Why: "is too short", Fix: "use 1s or more, e.g. 10m"}
 	}
 	var err error
 	if a.profile, err = resolveProfile(a.Profile, a.Custom); err != nil {

@@ -17,10 +17,10 @@ func TestProvisionRefusesBadConfig(t *testing.T) {
 		app  App
 		want string
 	}{
-		{App{Mode: "block"}, `mode "block" is unknown: use enforce, harden or audit`},
-		{App{Profile: "old"}, `profile "old" is unknown`},
-		{App{LintInterval: caddy.Duration(time.Millisecond)}, "lint_interval 1ms is too short"},
-		{App{Profile: "custom"}, "profile custom needs its settings: protocol_min"},
+		{App{Mode: "block"}, `mode = "block": is not a mode; fix: use enforce`},
+		{App{Profile: "old"}, `profile = "old": is not a profile`},
+		{App{LintInterval: caddy.Duration(time.Millisecond)}, `lint_interval = "1ms": is too short; fix: use 1s or more`},
+		{App{Profile: "custom"}, `profile = "custom": needs its settings: protocol_min`},
 	} {
 		app := tc.app
 		err := app.Provision(testContext(t))

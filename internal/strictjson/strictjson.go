@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -142,6 +143,10 @@ func CheckHTTPURL(s, example string) error {
 }
 
 var durationType = reflect.TypeFor[caddy.Duration]()
+
+// DurationValue is a refused duration as a FieldError shows it: the JSON
+// string Caddy accepts for it, such as "-5m0s".
+func DurationValue[D ~int64](d D) string { return strconv.Quote(time.Duration(d).String()) }
 
 // durationFix is the fix of a duration that does not parse.
 const durationFix = "write a duration such as 90s, 10m or 14d"
