@@ -20,6 +20,7 @@ func init() {
 //		interval        <duration>
 //		stale_after     <missed intervals>
 //		gone_after      <missed intervals>
+//		forget_after    <duration>
 //		clock_tolerance <duration>
 //		drift_grace     <duration>
 //		webhook <url> {
@@ -57,6 +58,8 @@ func parseFleet(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.StaleAfter, err = fleetInt(d)
 		case "gone_after":
 			app.GoneAfter, err = fleetInt(d)
+		case "forget_after":
+			app.ForgetAfter, err = durationValue(d, "forget_after")
 		case "clock_tolerance":
 			app.ClockTolerance, err = durationValue(d, "clock_tolerance")
 		case "drift_grace":

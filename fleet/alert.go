@@ -289,7 +289,7 @@ func recovery(v View, id string) string {
 			return fmt.Sprintf("instance %s (%s) is alive again", id, orUnknown(iv.Hostname))
 		}
 	}
-	return fmt.Sprintf("instance %s's record was removed from the storage", id)
+	return fmt.Sprintf("instance %s's record was removed from the storage (forgotten after forget_after, or deleted by hand)", id)
 }
 
 // load reads the alert record; a missing one is empty.

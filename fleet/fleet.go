@@ -37,6 +37,7 @@ const (
 	defaultInterval       = caddy.Duration(time.Minute)
 	defaultStaleAfter     = 3
 	defaultGoneAfter      = 60
+	defaultForgetAfter    = 7 * 24 * time.Hour
 	defaultClockTolerance = caddy.Duration(time.Minute)
 	defaultDriftGrace     = caddy.Duration(15 * time.Minute)
 )
@@ -77,6 +78,16 @@ type App struct {
 	// gone instances no longer count for drift. More than StaleAfter.
 	// Default: 60.
 	GoneAfter int `json:"gone_after,omitempty"`
+
+	// ForgetAfter is how long the record of a gone or left instance stays
+	// in the storage after it last changed. Then the instance that sends
+	// the fleet's alerts deletes it, and the instance leaves the view (a
+	// stale alert still open for it ends with a recovery alert), so
+	// instances that come and go do not pile up: a container without a
+	// persistent data directory starts with a new instance ID every time.
+	// Longer than gone_after intervals. Default: 7d, or twice gone_after
+	// intervals when that is longer.
+	ForgetAfter caddy.Duration `json:"forget_after,omitempty"`
 
 	// ClockTolerance is how far an instance's clock may be from the
 	// fleet's median before it is drift. Offsets are measured from the
@@ -219,6 +230,9 @@ func (a *App) provision() error {
 	if a.GoneAfter == 0 {
 		a.GoneAfter = defaultGoneAfter
 	}
+	if a.ForgetAfter == 0 {
+		a.ForgetAfter = caddy.Duration(defaultForgetAfterFor(a))
+	}
 	if a.ClockTolerance == 0 {
 		a.ClockTolerance = defaultClockTolerance
 	}
@@ -257,6 +271,12 @@ func (a *App) provision() error {
 	return nil
 }
 
+// defaultForgetAfterFor is forget_after's default: 7d, or twice gone_after
+// intervals when that is longer.
+func defaultForgetAfterFor(a *App) time.Duration {
+	return max(defaultForgetAfter, 2*time.Duration(a.GoneAfter)*time.Duration(a.Interval))
+}
+
 // storageKey describes a storage for the observer pool: the same storage
 // after a reload gets the same observer. A storage that does not describe
 // itself gets a fresh observer on every load.
@@ -288,6 +308,10 @@ func (a *App) Validate() error {
 		return &strictjson.FieldError{Field: "gone_after", Value: strconv.Itoa(a.GoneAfter),
 			Why: fmt.Sprintf("must be more than stale_after (%d) and at most %d", a.StaleAfter, maxGoneAfter),
 			Fix: fmt.Sprintf("e.g. gone_after %d", max(defaultGoneAfter, a.StaleAfter+1))}
+	case time.Duration(a.ForgetAfter) <= time.Duration(a.GoneAfter)*iv:
+		return &strictjson.FieldError{Field: "forget_after", Value: strictjson.DurationValue(a.ForgetAfter),
+			Why: fmt.Sprintf("is not longer than gone_after intervals (%d × %s): an instance is forgotten only after it is gone", a.GoneAfter, iv),
+			Fix: fmt.Sprintf("use more than %s, e.g. %s", time.Duration(a.GoneAfter)*iv, defaultForgetAfterFor(a))}
 	case a.ClockTolerance < caddy.Duration(time.Second):
 		return &strictjson.FieldError{Field: "clock_tolerance", Value: strictjson.DurationValue(a.ClockTolerance),
 			Why: "too small to tell from storage latency", Fix: "use 1s or more, e.g. 1m"}
@@ -319,7 +343,8 @@ func (a *App) Start() error {
 		zap.String("storage", fmt.Sprintf("%T", a.storage)),
 		zap.Duration("interval", time.Duration(a.Interval)),
 		zap.Int("stale_after", a.StaleAfter),
-		zap.Int("gone_after", a.GoneAfter))
+		zap.Int("gone_after", a.GoneAfter),
+		zap.Duration("forget_after", time.Duration(a.ForgetAfter)))
 	return nil
 }
 
@@ -421,6 +446,9 @@ func (a *App) round(ctx context.Context) {
 	v.Alerting.Mode, v.Alerting.Reason = a.locks.get()
 	firstSeen := a.obs.trackDrift(v, now)
 	a.view.Store(&v)
+	if v.Alerting.Alerter == a.self && v.Storage.OK {
+		a.forget(ctx, v, now)
+	}
 
 	if v.Alerting.Mode != modeOncePerFleet || v.Alerting.Alerter != a.self || !v.Storage.OK {
 		return
@@ -443,6 +471,25 @@ func (a *App) round(ctx context.Context) {
 			a.logger.Warn("sending fleet alerts; trying again next interval", zap.Error(err))
 		}
 	}()
+}
+
+// forget deletes the records of the instances gone or left for
+// ForgetAfter. Only the instance chosen to send alerts does it, whether
+// or not the storage's locks let it alert once: two instances deleting
+// the same record while they disagree on the choice is harmless.
+func (a *App) forget(ctx context.Context, v View, now time.Time) {
+	var ids []string
+	for _, iv := range v.Instances {
+		if (iv.State == StateGone || iv.State == StateLeft) && now.Sub(iv.LastSeen) >= time.Duration(a.ForgetAfter) && iv.ID != a.self {
+			ids = append(ids, iv.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	opCtx, cancel := context.WithTimeout(ctx, a.opTimeout())
+	defer cancel()
+	a.obs.forget(opCtx, a.storage, ids, time.Duration(a.ForgetAfter), a.logger)
 }
 
 // instanceFacts asks the source and adds what the fleet knows itself.

@@ -44,6 +44,7 @@ type peer struct {
 	id         string
 	key        recordKey
 	lastChange time.Time // this instance's clock
+	older      []string  // keys older than key, left by a crash between Store and Delete
 	facts      *InstanceFacts
 	factsHash  string
 	recordErr  string
@@ -169,6 +170,7 @@ func (o *observer) list(ctx context.Context, st certmagic.Storage, logger *zap.L
 	}
 
 	newest := make(map[string]recordKey)
+	older := make(map[string][]string) // other instances' superseded keys
 	var ownOld []string
 	o.mu.Lock()
 	lastKey := o.lastKey
@@ -200,9 +202,13 @@ func (o *observer) list(ctx context.Context, st certmagic.Storage, logger *zap.L
 			newest[k.instance] = k
 			if k.instance == o.self {
 				ownOld = append(ownOld, cur.key)
+			} else {
+				older[k.instance] = append(older[k.instance], cur.key)
 			}
 		case k.instance == o.self:
 			ownOld = append(ownOld, k.key)
+		default:
+			older[k.instance] = append(older[k.instance], k.key)
 		}
 	}
 
@@ -252,7 +258,7 @@ func (o *observer) list(ctx context.Context, st certmagic.Storage, logger *zap.L
 		if p.key.key != k.key {
 			o.sawChange(p, k, start, end)
 		}
-		p.key = k
+		p.key, p.older = k, older[id]
 		if f, ok := loaded[id]; ok {
 			p.facts, p.factsHash, p.recordErr = f, k.hash, ""
 		} else if msg, ok := failed[id]; ok && msg != "" {
@@ -273,6 +279,50 @@ func (o *observer) list(ctx context.Context, st certmagic.Storage, logger *zap.L
 	o.ownOld = append(o.ownOld, ownOld...)
 	o.stats.records.Store(int64(len(newest)))
 	return nil
+}
+
+// forget deletes every record of the given instances (their newest key
+// and any older one a crash left) and drops them from the view. A key
+// another instance deleted first counts as deleted; an instance that
+// wrote a new record meanwhile comes back with the next list, since only
+// the keys listed are deleted.
+func (o *observer) forget(ctx context.Context, st certmagic.Storage, ids []string, after time.Duration, logger *zap.Logger) {
+	for _, id := range ids {
+		o.mu.Lock()
+		p, ok := o.peers[id]
+		var keys []string
+		var hostname string
+		if ok && id != o.self {
+			keys = append([]string{p.key.key}, p.older...)
+			if p.facts != nil {
+				hostname = p.facts.Hostname
+			}
+		}
+		o.mu.Unlock()
+		if len(keys) == 0 {
+			continue
+		}
+		var failed error
+		for _, key := range keys {
+			err := st.Delete(ctx, key)
+			o.stats.op("delete", err)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				failed = err
+			}
+		}
+		if failed != nil {
+			logger.Warn("cannot delete a forgotten instance's fleet record; trying again next interval",
+				zap.String("instance", id), zap.Error(failed))
+			continue
+		}
+		o.mu.Lock()
+		if cur, ok := o.peers[id]; ok && cur.key.key == keys[0] {
+			delete(o.peers, id)
+		}
+		o.mu.Unlock()
+		logger.Info("forgot fleet instance", zap.String("instance", id), zap.String("hostname", hostname),
+			zap.Duration("forget_after", after), zap.Strings("deleted", keys))
+	}
 }
 
 // sawChange notes that an instance's key changed in a list that ran from
