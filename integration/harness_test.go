@@ -33,6 +33,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 
 	_ "github.com/hardtls/caddy-hardtls"
 )
@@ -276,6 +278,28 @@ func client(roots *x509.CertPool) *http.Client {
 
 // get sends a GET with a fresh connection and returns the response with
 // its body read.
+// client3 is an HTTP/3 client (quic-go's) that trusts roots and, like
+// client, dials 127.0.0.1 whatever the URL's host.
+func client3(t *testing.T, roots *x509.CertPool) *http.Client {
+	t.Helper()
+	tr := &http3.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		Dial: func(ctx context.Context, addr string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return quic.DialAddrEarly(ctx, net.JoinHostPort("127.0.0.1", port), tlsCfg, cfg)
+		},
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	return &http.Client{
+		Timeout:       10 * time.Second,
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
 func get(t *testing.T, c *http.Client, url string, header ...string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)

@@ -68,7 +68,7 @@ func TestHSTSHeaderOnEveryResponse(t *testing.T) {
 	c := client(roots)
 	base := "https://localhost:" + strconv.Itoa(httpsPort)
 
-	for _, tc := range []struct {
+	cases := []struct {
 		path   string
 		status int
 		body   string
@@ -82,7 +82,8 @@ func TestHSTSHeaderOnEveryResponse(t *testing.T) {
 		{"/proxy", 200, "upstream"},
 		{"/static/big.txt", 200, ""},
 		{"/static/missing.txt", 404, ""},
-	} {
+	}
+	for _, tc := range cases {
 		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
 			resp, body := get(t, c, base+tc.path)
 			if resp.StatusCode != tc.status {
@@ -104,6 +105,30 @@ func TestHSTSHeaderOnEveryResponse(t *testing.T) {
 		}
 		if got := resp.Header.Values("Strict-Transport-Security"); len(got) != 1 || got[0] != wantSTS {
 			t.Errorf("over HTTP/2: %q, want exactly [%q]", got, wantSTS)
+		}
+	})
+
+	// HTTP/3 sends the header fields with the first body bytes, not at
+	// WriteHeader, so a later handler has one more chance to edit them:
+	// the same table over QUIC, with quic-go's client, on the UDP side of
+	// the same port (Caddy serves h3 there by default).
+	t.Run("http3", func(t *testing.T) {
+		h3 := client3(t, roots)
+		eventually(t, 10*time.Second, "Caddy answering HTTP/3", func() (bool, string) {
+			_, err := h3.Get(base + "/ok")
+			return err == nil, fmt.Sprint(err)
+		})
+		for _, tc := range cases {
+			resp, body := get(t, h3, base+tc.path)
+			if resp.ProtoMajor != 3 {
+				t.Fatalf("%s: proto = %s, want HTTP/3", tc.path, resp.Proto)
+			}
+			if resp.StatusCode != tc.status || (tc.body != "" && body != tc.body) {
+				t.Errorf("%s: %d %q, want %d %q", tc.path, resp.StatusCode, body, tc.status, tc.body)
+			}
+			if got := resp.Header.Values("Strict-Transport-Security"); len(got) != 1 || got[0] != wantSTS {
+				t.Errorf("%s over HTTP/3: Strict-Transport-Security = %q, want exactly [%q]", tc.path, got, wantSTS)
+			}
 		}
 	})
 

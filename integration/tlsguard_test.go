@@ -745,3 +745,36 @@ rq-bypass.localhost {
 		})
 	}
 }
+
+// TestTLSGuardTelemetryHTTP3: QUIC handshakes go through the policies'
+// tls.Config like TCP ones, so each HTTP/3 connection (quic-go's client)
+// is counted once as a ClientHello and once as a TLS 1.3 handshake.
+func TestTLSGuardTelemetryHTTP3(t *testing.T) {
+	load(t, caddyfile("local_certs\n\ttlsguard", rsaSite("tele3.localhost", "")), "caddyfile")
+	roots := localRoot(t)
+	waitCert(t, "tele3.localhost", roots)
+	url := "https://tele3.localhost:" + strconv.Itoa(httpsPort) + "/"
+	eventually(t, 10*time.Second, "Caddy answering HTTP/3", func() (bool, string) {
+		_, err := client3(t, roots).Get(url)
+		return err == nil, fmt.Sprint(err)
+	})
+	time.Sleep(100 * time.Millisecond) // the TCP connection of waitCert closes
+	before := scrape(t)
+	const n = 3
+	for range n {
+		resp, body := get(t, client3(t, roots), url) // a new QUIC connection each
+		if resp.ProtoMajor != 3 || body != "ok" {
+			t.Fatalf("%s %q; want HTTP/3 ok", resp.Proto, body)
+		}
+	}
+	want := []rise{
+		{"tlsguard_client_hellos_total", labels{"max_version": "tls1.3", "server": "srv0"}, n},
+		{"tlsguard_client_hellos_total", labels{"server": "srv0"}, n},
+		{"tlsguard_handshakes_total", labels{"version": "tls1.3", "server": "srv0"}, n},
+		{"tlsguard_handshakes_total", labels{"server": "srv0"}, n},
+	}
+	eventually(t, 5*time.Second, "the counters to rise by the HTTP/3 handshakes", func() (bool, string) {
+		missed := risesMissed(before, scrape(t), want)
+		return missed == "", missed
+	})
+}
