@@ -243,10 +243,11 @@ func checkPages(t *testing.T, total int) {
 		t.Errorf("nothing expires within the hour: %d %s", status, body)
 	}
 	for path, want := range map[string]string{
-		"/pinreport/?limit=5000":        `limit \"5000\" is not a number from 1 to 1000`,
-		"/pinreport/?state=bad":         `state \"bad\" is not ok, warning, critical or expired`,
-		"/pinreport/?after=garbage":     "is not a cursor",
-		"/pinreport/?expiring_within=x": `expiring_within \"x\" is not a positive duration`,
+		"/pinreport/?limit=5000":        `limit = \"5000\": is not a number from 1 to 1000; fix: ask for at most 1000`,
+		"/pinreport/?state=bad":         `state = \"bad\": is not a state; fix: use ok, warning, critical or expired`,
+		"/pinreport/?after=garbage":     `after = \"garbage\": is not a cursor; fix: pass the next value`,
+		"/pinreport/?expiring_within=x": `expiring_within = \"x\": is not a positive duration; fix: write e.g. 72h or 14d`,
+		"/pinreport/?issuer_kind=acme2": `issuer_kind = \"acme2\": is not an issuer kind; fix: use acme, internal or manual`,
 	} {
 		if status, body := adminGet(t, path); status != http.StatusBadRequest || !strings.Contains(body, want) {
 			t.Errorf("GET %s: %d %s; want 400 saying %s", path, status, body, want)

@@ -74,13 +74,13 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		if p := q.Get("port"); p != "" {
 			n, err := strconv.Atoi(p)
 			if err != nil || n < 1 || n > 65535 {
-				return badRequest("port %q is not a port number from 1 to 65535", p)
+				return badRequest(queryError("port", p, "is not a port number from 1 to 65535", "use the port the site is served on, such as 443"))
 			}
 			port = n
 		}
 		if p := q.Get("proto"); p != "" {
 			if p != "tcp" && p != "udp" {
-				return badRequest("proto %q is not tcp or udp", p)
+				return badRequest(queryError("proto", p, "is not tcp or udp", "use tcp, or udp for HTTP/3"))
 			}
 			proto = p
 		}
@@ -88,7 +88,7 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 
 	pq, err := parsePageQuery(q)
 	if err != nil {
-		return badRequest("%v", err)
+		return badRequest(err)
 	}
 	now := a.now()
 	scannedAt, _ := a.state.inv.times()
@@ -134,7 +134,7 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 		err = writeAndroid(bw, entries, a.rules, now)
 	default:
-		return badRequest("format %q is not json, tlsa, okhttp or android", format)
+		return badRequest(queryError("format", format, "is not a format", "use json, tlsa, okhttp or android"))
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -161,8 +161,8 @@ func (a *App) httpsPort() int {
 	return a.httpApp.HTTPSPort
 }
 
-func badRequest(format string, args ...any) error {
-	return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf(format, args...)}
+func badRequest(err error) error {
+	return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
 }
 
 // Interface guards

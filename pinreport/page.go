@@ -15,6 +15,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/hardtls/caddy-hardtls/internal/certs"
+	"github.com/hardtls/caddy-hardtls/internal/strictjson"
 )
 
 // Page sizes of /pinreport/: a large inventory is read a page at a time.
@@ -82,48 +83,56 @@ func cursorOf(e *entry, byExpiry bool) cursor {
 }
 
 // parsePageQuery reads limit, after, state, issuer_kind and
-// expiring_within, naming the parameter, the bad value and the fix.
+// expiring_within, naming the parameter, the bad value and the fix in the
+// shape of a refused config value (strictjson.FieldError).
 func parsePageQuery(q url.Values) (pageQuery, error) {
 	p := pageQuery{limit: defaultPageSize, state: numLevels, kind: numKinds}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {
-			return p, fmt.Errorf("limit %q is not a number from 1 to %d; fix: ask for at most %d certificates a page and follow next", v, maxPageSize, maxPageSize)
+			return p, queryError("limit", v, fmt.Sprintf("is not a number from 1 to %d", maxPageSize),
+				fmt.Sprintf("ask for at most %d certificates a page and follow next", maxPageSize))
 		}
 		p.limit = n
 	}
 	if v := q.Get("state"); v != "" {
 		i := slices.IndexFunc(levelNames[:], func(s string) bool { return s == v })
 		if i < 0 {
-			return p, fmt.Errorf("state %q is not ok, warning, critical or expired", v)
+			return p, queryError("state", v, "is not a state", "use ok, warning, critical or expired")
 		}
 		p.state = level(i)
 	}
 	if v := q.Get("issuer_kind"); v != "" {
 		i := slices.IndexFunc([]IssuerKind{KindManual, KindACME, KindInternal}, func(k IssuerKind) bool { return k.String() == v })
 		if i < 0 {
-			return p, fmt.Errorf("issuer_kind %q is not acme, internal or manual", v)
+			return p, queryError("issuer_kind", v, "is not an issuer kind", "use acme, internal or manual")
 		}
 		p.kind = i
 	}
 	if v := q.Get("expiring_within"); v != "" {
 		d, err := caddy.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return p, fmt.Errorf("expiring_within %q is not a positive duration; write e.g. 72h or 14d", v)
+			return p, queryError("expiring_within", v, "is not a positive duration", "write e.g. 72h or 14d")
 		}
 		p.within = d
 	}
 	if v := q.Get("after"); v != "" {
 		c, err := decodeCursor(v)
 		if err != nil {
-			return p, fmt.Errorf("after %q is not a cursor; fix: pass the next value of the previous page unchanged", v)
+			return p, queryError("after", v, "is not a cursor", "pass the next value of the previous page unchanged")
 		}
 		if c.byExpiry != (p.within > 0) {
-			return p, fmt.Errorf("after %q is the cursor of a page in another order; keep expiring_within as it was on the previous page", v)
+			return p, queryError("after", v, "is the cursor of a page in another order", "keep expiring_within as it was on the previous page")
 		}
 		p.after = c
 	}
 	return p, nil
+}
+
+// queryError is a refused query parameter of the admin API, worded as a
+// refused config value: `name = "value": why; fix: how`.
+func queryError(name, value, why, fix string) error {
+	return &strictjson.FieldError{Field: name, Value: strconv.Quote(value), Why: why, Fix: fix}
 }
 
 // matches reports whether e passes the filters at the deadline of
