@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -777,4 +779,56 @@ func TestTLSGuardTelemetryHTTP3(t *testing.T) {
 		missed := risesMissed(before, scrape(t), want)
 		return missed == "", missed
 	})
+}
+
+// TestTLSGuardKeyLogByMode: a policy's insecure_secrets_log is refused in
+// enforce (TestTLSGuardEnforceRefuses); harden turns it off, so a real
+// handshake writes nothing to the file Caddy opened, and says so in the
+// policy's changes; audit leaves it on and reports the finding. The
+// file's NSS key log lines are what a capture tool would decrypt the
+// session with.
+func TestTLSGuardKeyLogByMode(t *testing.T) {
+	for _, tc := range []struct {
+		mode     string
+		wantKeys bool
+	}{
+		{"harden", false},
+		{"audit", true},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			keylog := filepath.Join(t.TempDir(), "keys.log")
+			load(t, caddyfile("local_certs\n\ttlsguard {\n\t\tmode "+tc.mode+"\n\t}", fmt.Sprintf(`
+keylog.localhost {
+	tls {
+		insecure_secrets_log %s
+	}
+	respond "ok"
+}
+`, keylog)), "caddyfile")
+			roots := localRoot(t)
+			waitCert(t, "keylog.localhost", roots)
+			if _, err := handshake("keylog.localhost", nil, &tls.Config{RootCAs: roots}); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(keylog)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			hasKeys := strings.Contains(string(b), "SERVER_TRAFFIC_SECRET_0 ")
+			if hasKeys != tc.wantKeys {
+				t.Errorf("mode %s: the key log holds %d bytes (traffic secrets: %v); want secrets: %v", tc.mode, len(b), hasKeys, tc.wantKeys)
+			}
+			r := tlsguardReport(t)
+			if tc.wantKeys {
+				if codes := findingCodesAll(r); !slices.Contains(codes, "policy.insecure_secrets_log") {
+					t.Errorf("mode %s: findings %v; want policy.insecure_secrets_log reported", tc.mode, codes)
+				}
+				return
+			}
+			want := tlsguard.Change{Field: "insecure_secrets_log", From: keylog, To: "(off)"}
+			if ch := policyOf(t, r, "keylog.localhost").Changes; !slices.Contains(ch, want) {
+				t.Errorf("mode %s: policy changes %+v; want %+v", tc.mode, ch, want)
+			}
+		})
+	}
 }
