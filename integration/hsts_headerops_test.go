@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // helmetUpstream answers like an Express app with helmet's defaults: its
@@ -104,8 +105,8 @@ func protoClient(roots *x509.CertPool, http2 bool) *http.Client {
 	return c
 }
 
-// TestHSTSHeaderOpsCannotChangeIt sends concurrent requests over HTTP/1.1
-// and HTTP/2 to routes where a later handler sets, adds, replaces (plain,
+// TestHSTSHeaderOpsCannotChangeIt sends concurrent requests over HTTP/1.1,
+// HTTP/2 and HTTP/3 (quic-go's client; HTTPS only) to routes where a later handler sets, adds, replaces (plain,
 // regexp, every field), deletes or defers an operation on the header, or a
 // reverse_proxy copies or rewrites an upstream's: over HTTPS every response
 // carries exactly the hsts value; over plain HTTP none. Run under -race,
@@ -123,11 +124,27 @@ func TestHSTSHeaderOpsCannotChangeIt(t *testing.T) {
 	for name := range proxyOps {
 		paths = append(paths, name)
 	}
+	https := "https://localhost:" + strconv.Itoa(httpsPort)
+	both := []string{https, "http://localhost:" + strconv.Itoa(httpPort)}
 	for _, proto := range []struct {
 		name  string
-		http2 bool
-	}{{"HTTP/1.1", false}, {"HTTP/2.0", true}} {
-		c := protoClient(roots, proto.http2)
+		c     *http.Client
+		bases []string
+	}{
+		{"HTTP/1.1", protoClient(roots, false), both},
+		{"HTTP/2.0", protoClient(roots, true), both},
+		{"HTTP/3.0", client3(t, roots), []string{https}},
+	} {
+		c := proto.c
+		if proto.name == "HTTP/3.0" {
+			eventually(t, 10*time.Second, "Caddy answering HTTP/3", func() (bool, string) {
+				resp, err := c.Get(https + "/" + paths[0])
+				if err == nil {
+					resp.Body.Close()
+				}
+				return err == nil, fmt.Sprint(err)
+			})
+		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var failures []string
@@ -144,10 +161,7 @@ func TestHSTSHeaderOpsCannotChangeIt(t *testing.T) {
 				defer wg.Done()
 				for i := range 5 * len(paths) {
 					path := paths[(i+worker)%len(paths)]
-					for _, base := range []string{
-						"https://localhost:" + strconv.Itoa(httpsPort),
-						"http://localhost:" + strconv.Itoa(httpPort),
-					} {
+					for _, base := range proto.bases {
 						resp, err := c.Get(base + "/" + path)
 						if err != nil {
 							fail("%s %s: %v", base, path, err)
@@ -175,7 +189,7 @@ func TestHSTSHeaderOpsCannotChangeIt(t *testing.T) {
 		for _, f := range failures {
 			t.Error(f)
 		}
-		c.Transport.(*http.Transport).CloseIdleConnections()
+		c.CloseIdleConnections()
 	}
 }
 
