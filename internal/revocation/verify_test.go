@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +44,9 @@ func TestEvaluate(t *testing.T) {
 		at      time.Time         // default: now
 		want    Status
 		wantErr string
+		// openssl is why openssl verify -crl_check decides otherwise,
+		// when it does (the cases where it must agree have none).
+		openssl string
 	}{
 		{name: "empty CRL", der: ca.SignCRL(t, testpki.CRL{}), want: StatusGood},
 		{name: "other serial revoked", der: ca.SignCRL(t, testpki.CRL{Revoked: otherSerial}), want: StatusGood},
@@ -66,9 +71,11 @@ func TestEvaluate(t *testing.T) {
 		{name: "thisUpdate in the future", der: ca.SignCRL(t, testpki.CRL{ThisUpdate: now.Add(time.Hour)}),
 			want: StatusUnknown, wantErr: "in the future"},
 		{name: "no nextUpdate", der: crlWithoutNextUpdate(t, ca),
-			want: StatusUnknown, wantErr: "has no nextUpdate"},
+			want: StatusUnknown, wantErr: "has no nextUpdate",
+			openssl: "good: openssl accepts a CRL without nextUpdate; RFC 5280 5.1.2.5 requires it, and without it a CRL's freshness cannot be judged"},
 		{name: "delta CRL", der: ca.SignCRL(t, testpki.CRL{Revoked: revoked, ExtraExtensions: []pkix.Extension{{Id: oidDeltaCRLIndicator, Critical: true, Value: []byte{2, 1, 1}}}}),
-			want: StatusUnknown, wantErr: "it is a delta CRL"},
+			want: StatusUnknown, wantErr: "it is a delta CRL",
+			openssl: "revoked: without -use_deltas openssl reads a delta CRL as complete; a delta only lists changes to its base (RFC 5280 5.2.4), so we judge neither way from it"},
 		{name: "unknown critical extension", der: ca.SignCRL(t, testpki.CRL{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}}}),
 			want: StatusUnknown, wantErr: "critical extension 1.2.3.4 this reader cannot process"},
 		{name: "unknown non-critical extension", der: ca.SignCRL(t, testpki.CRL{ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{5, 0}}}}),
@@ -76,9 +83,11 @@ func TestEvaluate(t *testing.T) {
 		{name: "critical entry extension", der: ca.SignCRL(t, testpki.CRL{Revoked: []x509.RevocationListEntry{{
 			SerialNumber: leaf.SerialNumber, RevocationTime: now.Add(-time.Hour),
 			ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 29}, Critical: true, Value: []byte{0x30, 0}}},
-		}}}), want: StatusUnknown, wantErr: "has a critical extension 2.5.29.29"},
+		}}}), want: StatusUnknown, wantErr: "has a critical extension 2.5.29.29",
+			openssl: "good: openssl takes the entry's (empty) certificateIssuer to mean another issuer's certificate; we do not guess at an entry we cannot read"},
 		{name: "removeFromCRL in a complete CRL", der: ca.SignCRL(t, testpki.CRL{Revoked: []x509.RevocationListEntry{revokedEntry(leaf.SerialNumber, ReasonRemoveFromCRL)}}),
-			want: StatusUnknown, wantErr: "reason removeFromCRL, which only delta CRLs may use"},
+			want: StatusUnknown, wantErr: "reason removeFromCRL, which only delta CRLs may use",
+			openssl: "good: openssl skips removeFromCRL entries; in a complete CRL the reason is not allowed (RFC 5280 5.3.1), so the CRL is malformed"},
 		{name: "IDP only CA certificates", der: ca.SignCRL(t, testpki.CRL{ExtraExtensions: []pkix.Extension{idpExt(t, []byte{0x82, 1, 0xFF})}}),
 			want: StatusUnknown, wantErr: "covers only CA certificates"},
 		{name: "IDP only some reasons", der: ca.SignCRL(t, testpki.CRL{ExtraExtensions: []pkix.Extension{idpExt(t, []byte{0x83, 2, 7, 0x80})}}),
@@ -88,7 +97,8 @@ func TestEvaluate(t *testing.T) {
 		{name: "IDP relative name", der: ca.SignCRL(t, testpki.CRL{ExtraExtensions: []pkix.Extension{idpExt(t, []byte{0xA0, 2, 0xA1, 0})}}),
 			want: StatusUnknown, wantErr: "relative to the issuer"},
 		{name: "IDP malformed", der: ca.SignCRL(t, testpki.CRL{ExtraExtensions: []pkix.Extension{idpExt(t, []byte{0x81, 2, 0xFF, 0xFF})}}),
-			want: StatusUnknown, wantErr: "malformed issuing distribution point extension: field [1]: expected a 1-byte BOOLEAN, found 2 bytes"},
+			want: StatusUnknown, wantErr: "malformed issuing distribution point extension: field [1]: expected a 1-byte BOOLEAN, found 2 bytes",
+			openssl: "good: openssl's decoder accepts a 2-byte BOOLEAN in the critical IDP; DER allows one byte, and a critical extension we cannot read makes the CRL unusable (RFC 5280 5.2)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +116,11 @@ func TestEvaluate(t *testing.T) {
 			res := c.evaluate(crlURL, leaf, iss, at)
 			if res.Status != tt.want {
 				t.Fatalf("status = %s, want %s (%v)", res.Status, tt.want, res.Err)
+			}
+			if got := opensslVerdict(t, leaf, iss, tt.der, at); got != tt.want && tt.openssl == "" {
+				t.Errorf("openssl verify -crl_check says %s, we say %s", got, tt.want)
+			} else if got == tt.want && tt.openssl != "" {
+				t.Errorf("openssl verify -crl_check now agrees (%s): drop the departure %q", got, tt.openssl)
 			}
 			if tt.wantErr != "" {
 				wantUnknown(t, res, tt.wantErr)
@@ -151,6 +166,45 @@ func TestParseCRLBodies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// opensslVerdict is what openssl verify -crl_check, an implementation we
+// did not write, says of leaf with the CRL der at the time at: good (it
+// verifies), revoked (error 23, "certificate revoked", and no other) or
+// unknown (any other error: openssl goes on after the first, so a
+// revoked serial on an expired CRL gives errors 12 and 23, and a CRL that
+// cannot be trusted is no revocation).
+func opensslVerdict(t *testing.T, leaf, issuer *x509.Certificate, der []byte, at time.Time) Status {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl not installed (.ci/run installs it): the verdicts are checked against it")
+	}
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"ca.pem":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: issuer.Raw}),
+		"leaf.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}),
+		"crl.pem":  pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(bin, "verify", "-crl_check", "-attime", strconv.FormatInt(at.Unix(), 10),
+		"-CAfile", filepath.Join(dir, "ca.pem"), "-CRLfile", filepath.Join(dir, "crl.pem"), filepath.Join(dir, "leaf.pem")).CombinedOutput()
+	t.Logf("openssl verify: %s", strings.TrimSpace(string(out)))
+	codes := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^error (\d+) at `).FindAllStringSubmatch(string(out), -1) {
+		codes[m[1]] = true
+	}
+	switch {
+	case err == nil && len(codes) == 0:
+		return StatusGood
+	case len(codes) == 1 && codes["23"]:
+		return StatusRevoked
+	}
+	return StatusUnknown
 }
 
 // TestOpenSSLReadsTestCRLs checks the CRLs testpki signs, Issuing
