@@ -229,3 +229,49 @@ http:// {
 		t.Errorf("HTTP host off the explicit list: %d %q, want 421 and no Location", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestRedirectBehindTrustedProxy: behind a TLS-terminating proxy listed in
+// trusted_proxies, X-Forwarded-Proto: https passes through to the next
+// handler (with HSTS) and http is redirected; from a client that is not a
+// trusted proxy the header counts for nothing.
+func TestRedirectBehindTrustedProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name, trusted string
+		proto         string // X-Forwarded-Proto sent; "" for none
+		pass          bool   // passed through rather than redirected
+	}{
+		{"trusted_https", "127.0.0.1/32", "https", true},
+		{"trusted_http", "127.0.0.1/32", "http", false},
+		{"trusted_none", "127.0.0.1/32", "", false},
+		{"untrusted_https", "10.0.0.0/8", "https", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			load(t, caddyfile("local_certs\n\tauto_https disable_redirects\n\tservers 127.0.0.1:{{http_port}} {\n\t\ttrusted_proxies static "+tc.trusted+"\n\t}", `
+localhost {
+	respond "secure"
+}
+http://localhost {
+	hsts
+	https_redirect
+	respond "passed through"
+}
+`), "caddyfile")
+			var header []string
+			if tc.proto != "" {
+				header = []string{"X-Forwarded-Proto", tc.proto}
+			}
+			resp, body := get(t, client(nil), "http://localhost:"+strconv.Itoa(httpPort)+"/x?y=1", header...)
+			sts := resp.Header.Values("Strict-Transport-Security")
+			if tc.pass {
+				if resp.StatusCode != 200 || body != "passed through" || len(sts) != 1 || sts[0] != wantSTS {
+					t.Errorf("%d %q, HSTS %q; want 200 passed through with [%q]", resp.StatusCode, body, sts, wantSTS)
+				}
+				return
+			}
+			want := "https://localhost:" + strconv.Itoa(httpsPort) + "/x?y=1"
+			if resp.StatusCode != 308 || resp.Header.Get("Location") != want || len(sts) != 0 {
+				t.Errorf("%d Location %q, HSTS %q; want 308 to %s without HSTS", resp.StatusCode, resp.Header.Get("Location"), sts, want)
+			}
+		})
+	}
+}
