@@ -109,6 +109,28 @@ https:// {
 	if f := opensslFactsOf(t, internalChain[1].Raw); len(in.TLSA) != 2 || in.TLSA[1] != "2 1 1 "+f.pinHex {
 		t.Errorf("internal certificate tlsa %q; want 2 1 1 %s for the intermediate", in.TLSA, f.pinHex)
 	}
+	// DANE, judged by openssl s_client: each TLSA record the report gives
+	// authenticates what the site serves (DANE-EE at depth 0, even for the
+	// self-signed certificate; DANE-TA at depth 1), and the same record
+	// with its last digit changed does not.
+	for _, site := range []struct {
+		name string
+		tlsa []string
+	}{{manualName, manual.TLSA}, {internal, in.TLSA}} {
+		for _, rec := range site.tlsa {
+			last := rec[len(rec)-1:]
+			flipped := rec[:len(rec)-1] + map[bool]string{true: "1", false: "0"}[last == "0"]
+			for _, tc := range []struct {
+				rdata string
+				ok    bool
+			}{{rec, true}, {flipped, false}} {
+				out, _ := sClient(t, site.name, nil, "-brief", "-dane_tlsa_domain", site.name, "-dane_tlsa_rrdata", tc.rdata)
+				if got := strings.Contains(string(out), "Verification: OK"); got != tc.ok {
+					t.Errorf("%s, TLSA %q: openssl verified %v, want %v:\n%s", site.name, tc.rdata, got, tc.ok, out)
+				}
+			}
+		}
+	}
 
 	// The on-demand certificate has no site of its own: it is found
 	// through the cache event that announced it.
