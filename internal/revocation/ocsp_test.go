@@ -4,7 +4,13 @@ import (
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +79,11 @@ func TestCheckStaple(t *testing.T) {
 			if res.Source != SourceOCSPStaple {
 				t.Errorf("source = %q", res.Source)
 			}
+			if tt.staple != nil && tt.issuer != nil {
+				if got := opensslOCSPVerdict(t, tt.staple, leaf, tt.issuer, now); got != tt.want {
+					t.Errorf("openssl ocsp says %s, we say %s", got, tt.want)
+				}
+			}
 			if tt.want == StatusGood && !res.NextUpdate.Equal(inADay.UTC().Truncate(time.Second)) {
 				t.Errorf("next update = %v, want %v", res.NextUpdate, inADay)
 			}
@@ -85,4 +96,42 @@ func TestCheckStaple(t *testing.T) {
 	// A response about another certificate of the same CA.
 	otherLeaf := &x509.Certificate{SerialNumber: big.NewInt(42), Issuer: pkix.Name{CommonName: "OCSP test CA"}}
 	wantUnknown(t, CheckStaple(sign(ocsp.Good, hourAgo, inADay, nil, ca.Key), otherLeaf, ca.Cert, now), "no response matching the supplied certificate")
+}
+
+// opensslOCSPVerdict is what openssl ocsp, an implementation we did not
+// write, says of the response der about leaf, with issuer as the only
+// trusted certificate: good or revoked when the response verifies, its
+// times are valid at now and it answers for leaf; unknown otherwise.
+func opensslOCSPVerdict(t *testing.T, der []byte, leaf, issuer *x509.Certificate, now time.Time) Status {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl not installed (.ci/run installs it): the staple verdicts are checked against it")
+	}
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"ca.pem":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: issuer.Raw}),
+		"leaf.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}),
+		"resp.der": der,
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca, lf := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "leaf.pem")
+	out, err := exec.Command(bin, "ocsp", "-respin", filepath.Join(dir, "resp.der"), "-issuer", ca, "-CAfile", ca,
+		"-cert", lf, "-no_nonce", "-attime", strconv.FormatInt(now.Unix(), 10)).CombinedOutput()
+	text := string(out)
+	t.Logf("openssl ocsp: %s", strings.TrimSpace(text))
+	if err != nil || !strings.Contains(text, "Response verify OK") || strings.Contains(text, "Status times invalid") {
+		return StatusUnknown
+	}
+	switch {
+	case strings.Contains(text, lf+": good"):
+		return StatusGood
+	case strings.Contains(text, lf+": revoked"):
+		return StatusRevoked
+	}
+	return StatusUnknown
 }
