@@ -381,3 +381,67 @@ app.localhost {
 	}
 	t.Logf("helmet 8's default headers, matched by the snippet: %s", strings.Join(helmetSet, ", "))
 }
+
+// TestExpressEarlyHintsAndTrailers: the Express app's /hints sends a 103
+// Early Hints carrying an HSTS field, then the response with helmet's,
+// then trailers with another. Read by curl through a plain-HTTP hsts
+// site, none of the three blocks holds an HSTS field (the README: "in the
+// response header, in 1xx responses and in trailers"), while the 103's
+// Link and the X-Trailer-Check trailer arrive, so the 103 and the trailers
+// were passed on. Over HTTPS the 103 and the response header hold only
+// ours, the header exactly one; trailers over HTTPS are left as the
+// application wrote them (docs/hsts.md: trailers are not header fields,
+// RFC 9110 section 6.5, and browsers do not read HSTS from them).
+func TestExpressEarlyHintsAndTrailers(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is not installed (.ci/run installs it)")
+	}
+	app := startExpress(t)
+	load(t, caddyfile("local_certs\n\tauto_https disable_redirects", fmt.Sprintf(`
+localhost {
+	hsts
+	reverse_proxy %[1]s
+}
+http://localhost {
+	hsts
+	reverse_proxy %[1]s
+}
+`, app)), "caddyfile")
+	waitCert(t, "localhost", localRoot(t))
+	for _, tc := range []struct {
+		name, url string
+		secure    bool
+	}{
+		{"plain_http", "http://localhost:" + strconv.Itoa(httpPort) + "/hints", false},
+		{"https", "https://localhost:" + strconv.Itoa(httpsPort) + "/hints", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dump := strings.ReplaceAll(curlDump(t, "--http1.1", tc.url), "\r", "")
+			blocks := strings.Split(strings.TrimSpace(dump), "\n\n")
+			if len(blocks) != 3 || !strings.HasPrefix(blocks[0], "HTTP/1.1 103") || !strings.HasPrefix(blocks[1], "HTTP/1.1 200") {
+				t.Fatalf("want a 103, a 200 and trailers; curl got:\n%s", dump)
+			}
+			if !strings.Contains(strings.ToLower(blocks[0]), "link: </style.css>") || !strings.Contains(blocks[2], "X-Trailer-Check: yes") {
+				t.Fatalf("the 103's Link or the X-Trailer-Check trailer did not get through:\n%s", dump)
+			}
+			for i, block := range blocks {
+				var sts []string
+				for _, line := range strings.Split(block, "\n") {
+					if name, value, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Strict-Transport-Security") {
+						sts = append(sts, strings.TrimSpace(value))
+					}
+				}
+				switch {
+				case tc.secure && i == 2:
+					// trailers: untouched over HTTPS, see above
+				case !tc.secure && len(sts) != 0:
+					t.Errorf("block %d over plain HTTP holds Strict-Transport-Security %q:\n%s", i, sts, block)
+				case tc.secure && i == 1 && (len(sts) != 1 || sts[0] != wantSTS):
+					t.Errorf("response header over HTTPS: Strict-Transport-Security %q, want exactly [%q]", sts, wantSTS)
+				case tc.secure && slices.ContainsFunc(sts, func(v string) bool { return v != wantSTS }):
+					t.Errorf("block %d over HTTPS holds a Strict-Transport-Security that is not ours: %q:\n%s", i, sts, block)
+				}
+			}
+		})
+	}
+}

@@ -10,9 +10,11 @@ import (
 	"testing"
 )
 
-// curlHeaders runs curl as an outside client and returns the response's
-// status line and its Strict-Transport-Security field lines, as received.
-func curlHeaders(t *testing.T, args ...string) (status string, sts []string) {
+// curlDump runs curl as an outside client, trusting Caddy's local CA and
+// sending localhost to 127.0.0.1, and returns every header block it
+// received, as curl prints them: 1xx responses, the response's header,
+// then its trailers.
+func curlDump(t *testing.T, args ...string) string {
 	t.Helper()
 	base := []string{"-sS", "-D-", "-o", "/dev/null", "--max-time", "10",
 		"--resolve", "localhost:" + strconv.Itoa(httpsPort) + ":127.0.0.1",
@@ -22,7 +24,14 @@ func curlHeaders(t *testing.T, args ...string) (status string, sts []string) {
 	if err != nil {
 		t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	return string(out)
+}
+
+// curlHeaders runs curl as an outside client and returns the response's
+// status line and its Strict-Transport-Security field lines, as received.
+func curlHeaders(t *testing.T, args ...string) (status string, sts []string) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(curlDump(t, args...)))
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if status == "" {

@@ -67,6 +67,20 @@ app.get("/release", (req, res) => {
 	res.json({released: id, waiting: Boolean(finish)})
 })
 
+// /hints sends a 103 Early Hints response that carries an HSTS field of
+// its own, then the response with helmet's, then trailers with another:
+// behind hardtls none of them may reach a plain-HTTP client. The Link
+// hint and the X-Trailer-Check trailer show that the 103 and the
+// trailers themselves got through.
+app.get("/hints", (req, res) => {
+	res.writeEarlyHints({link: "</style.css>; rel=preload; as=style", "strict-transport-security": "max-age=1"})
+	res.setHeader("Trailer", "Strict-Transport-Security, X-Trailer-Check")
+	res.type("text/plain")
+	res.write("body\n")
+	res.addTrailers({"Strict-Transport-Security": "max-age=2", "X-Trailer-Check": "yes"})
+	res.end()
+})
+
 function seen(req) {
 	return {
 		secure: req.secure,
