@@ -344,7 +344,11 @@ func checkExpiryMetrics(t *testing.T, name string) {
 	t.Helper()
 	var got, want float64
 	for range 5 { // a scan may come between the two reads
-		want = float64(inventory(t, name).Certificates[0].NotAfter.Unix())
+		inv := inventory(t, name)
+		if len(inv.Certificates) == 0 {
+			t.Fatalf("/pinreport/%s lists no certificate", name)
+		}
+		want = float64(inv.Certificates[0].NotAfter.Unix())
 		families := scrape(t)
 		v, ok := families.value("pinreport_certificate_not_after_timestamp_seconds",
 			map[string]string{"name": name, "issuer_kind": "acme"})

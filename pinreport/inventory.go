@@ -437,7 +437,11 @@ func (inv *inventory) firstNames() []string {
 
 // lookupEntries returns the entries of the certificates that serve name,
 // in the order lookup finds them (certmagic: exact names first, then
-// wildcards), each once.
+// wildcards), each once. Right after a renewal the cache holds a
+// certificate the inventory has not taken in yet (the event that
+// announces it is handled a moment later): until then the name answers
+// with the entries listed under it, the certificate it replaced, rather
+// than with nothing.
 func (inv *inventory) lookupEntries(name string, lookup certs.Lookup) []*entry {
 	found := lookup(name)
 	inv.mu.RLock()
@@ -447,6 +451,9 @@ func (inv *inventory) lookupEntries(name string, lookup certs.Lookup) []*entry {
 		if e, ok := inv.byHash[c.Hash()]; ok && !slices.Contains(out, e) {
 			out = append(out, e)
 		}
+	}
+	if len(out) == 0 && len(found) > 0 {
+		out = inv.appendListedUnder(out, name)
 	}
 	return out
 }

@@ -38,6 +38,33 @@ func TestLookupEntries(t *testing.T) {
 	}
 }
 
+// Right after a renewal the cache serves a certificate the inventory has
+// not taken in yet: the name answers with the entry it replaces until the
+// event is handled, not with nothing (GET /pinreport/<name> was a 404 for
+// that moment); a name nothing serves still finds nothing.
+func TestLookupEntriesDuringRenewal(t *testing.T) {
+	ca := newTestCA(t, "renewal")
+	tc := newTestCache(t)
+	now := time.Now()
+	old := tc.add(t, ca.leaf(t, []string{"r.example"}, now, now.Add(time.Hour), nil))
+	a, _ := testApp(t, tc, "r.example")
+	reconcile(a)
+	tc.remove(old)
+	renewed := tc.add(t, ca.leaf(t, []string{"r.example"}, now, now.Add(2*time.Hour), nil))
+	got := a.state.inv.lookupEntries("r.example", a.lookup)
+	if len(got) != 1 || got[0].Hash != old.Hash() {
+		t.Fatalf("before the inventory takes in the renewal: %d entries; want the one it replaces", len(got))
+	}
+	reconcile(a)
+	if got := a.state.inv.lookupEntries("r.example", a.lookup); len(got) != 1 || got[0].Hash != renewed.Hash() {
+		t.Fatalf("after: %d entries; want the renewed one", len(got))
+	}
+	tc.remove(renewed)
+	if got := a.state.inv.lookupEntries("r.example", a.lookup); len(got) != 0 {
+		t.Errorf("a name the cache no longer serves: %d entries; want none", len(got))
+	}
+}
+
 func TestCertificateReportStatus(t *testing.T) {
 	ca := newTestCA(t, "report")
 	tc := newTestCache(t)
