@@ -6,9 +6,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -100,4 +105,34 @@ func serveBytes(tb testing.TB, body []byte) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(body) }))
 	tb.Cleanup(srv.Close)
 	return srv.URL + "/crl"
+}
+
+// opensslWith writes files (base name to contents) to a fresh folder and
+// runs the openssl CLI with args, in which each base name is replaced by
+// its path. The test fails when openssl is missing: .ci/run installs it,
+// and these checks are the verdicts of an implementation we did not write.
+func opensslWith(t *testing.T, files map[string][]byte, args ...string) ([]byte, error) {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args = slices.Clone(args)
+	for i, a := range args {
+		if _, ok := files[a]; ok {
+			args[i] = filepath.Join(dir, a)
+		}
+	}
+	return exec.Command(bin, args...).CombinedOutput()
+}
+
+// certPEM is cert in PEM, as openssl reads it.
+func certPEM(cert *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 }

@@ -4,11 +4,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"math/big"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,33 +100,18 @@ func TestCheckStaple(t *testing.T) {
 // times are valid at now and it answers for leaf; unknown otherwise.
 func opensslOCSPVerdict(t *testing.T, der []byte, leaf, issuer *x509.Certificate, now time.Time) Status {
 	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatal("openssl not installed (.ci/run installs it): the staple verdicts are checked against it")
-	}
-	dir := t.TempDir()
-	files := map[string][]byte{
-		"ca.pem":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: issuer.Raw}),
-		"leaf.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}),
-		"resp.der": der,
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ca, lf := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "leaf.pem")
-	out, err := exec.Command(bin, "ocsp", "-respin", filepath.Join(dir, "resp.der"), "-issuer", ca, "-CAfile", ca,
-		"-cert", lf, "-no_nonce", "-attime", strconv.FormatInt(now.Unix(), 10)).CombinedOutput()
+	out, err := opensslWith(t, map[string][]byte{"ca.pem": certPEM(issuer), "leaf.pem": certPEM(leaf), "resp.der": der},
+		"ocsp", "-respin", "resp.der", "-issuer", "ca.pem", "-CAfile", "ca.pem", "-cert", "leaf.pem", "-no_nonce",
+		"-attime", strconv.FormatInt(now.Unix(), 10))
 	text := string(out)
 	t.Logf("openssl ocsp: %s", strings.TrimSpace(text))
 	if err != nil || !strings.Contains(text, "Response verify OK") || strings.Contains(text, "Status times invalid") {
 		return StatusUnknown
 	}
 	switch {
-	case strings.Contains(text, lf+": good"):
+	case strings.Contains(text, "/leaf.pem: good"):
 		return StatusGood
-	case strings.Contains(text, lf+": revoked"):
+	case strings.Contains(text, "/leaf.pem: revoked"):
 		return StatusRevoked
 	}
 	return StatusUnknown

@@ -6,9 +6,6 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -176,23 +173,11 @@ func TestParseCRLBodies(t *testing.T) {
 // cannot be trusted is no revocation).
 func opensslVerdict(t *testing.T, leaf, issuer *x509.Certificate, der []byte, at time.Time) Status {
 	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatal("openssl not installed (.ci/run installs it): the verdicts are checked against it")
-	}
-	dir := t.TempDir()
-	files := map[string][]byte{
-		"ca.pem":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: issuer.Raw}),
-		"leaf.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}),
+	out, err := opensslWith(t, map[string][]byte{
+		"ca.pem":   certPEM(issuer),
+		"leaf.pem": certPEM(leaf),
 		"crl.pem":  pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}),
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := exec.Command(bin, "verify", "-crl_check", "-attime", strconv.FormatInt(at.Unix(), 10),
-		"-CAfile", filepath.Join(dir, "ca.pem"), "-CRLfile", filepath.Join(dir, "crl.pem"), filepath.Join(dir, "leaf.pem")).CombinedOutput()
+	}, "verify", "-crl_check", "-attime", strconv.FormatInt(at.Unix(), 10), "-CAfile", "ca.pem", "-CRLfile", "crl.pem", "leaf.pem")
 	t.Logf("openssl verify: %s", strings.TrimSpace(string(out)))
 	codes := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^error (\d+) at `).FindAllStringSubmatch(string(out), -1) {
@@ -211,22 +196,11 @@ func opensslVerdict(t *testing.T, leaf, issuer *x509.Certificate, der []byte, at
 // Distribution Point included, with openssl: the extension parseIDP reads
 // is the one an implementation we did not write reads.
 func TestOpenSSLReadsTestCRLs(t *testing.T) {
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed: the test CRLs are not checked against it")
-	}
 	ca := testpki.NewCRLCA(t, "CRL test CA", nil)
 	leaf, _ := leafOf(t, ca, crlURL)
 	der := ca.SignCRL(t, testpki.CRL{Number: 7, IDP: []string{crlURL}, Revoked: []x509.RevocationListEntry{revokedEntry(leaf.SerialNumber, ReasonKeyCompromise)}})
-	dir := t.TempDir()
-	crlFile, caFile := filepath.Join(dir, "crl.der"), filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(crlFile, der, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", caFile, "-noout", "-text").CombinedOutput()
+	out, err := opensslWith(t, map[string][]byte{"crl.der": der, "ca.pem": certPEM(ca.Cert)},
+		"crl", "-inform", "DER", "-in", "crl.der", "-CAfile", "ca.pem", "-noout", "-text")
 	if err != nil {
 		t.Fatalf("openssl crl: %v\n%s", err, out)
 	}
