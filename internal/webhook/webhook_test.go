@@ -13,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // receiver is a webhook endpoint answering with the given statuses in
@@ -177,7 +180,16 @@ func TestSendStopsDuringBackoff(t *testing.T) {
 	rc := &receiver{statuses: []int{503, 503}}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	s := sender(t, Config{URL: srv.URL, Backoff: time.Hour})
+	settings, err := Config{URL: srv.URL, Backoff: time.Hour}.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The "retrying" line is logged after the first answer was read and
+	// before the wait: cancelling once it is seen hits the wait, never the
+	// request (cancelling when the receiver saw the request could cut the
+	// first attempt short).
+	core, logs := observer.New(zap.DebugLevel)
+	s := NewSender(settings, nil, "hardtls-test", zap.New(core))
 	ctx, cancel := context.WithCancel(context.Background())
 	type result struct {
 		attempts int
@@ -188,7 +200,7 @@ func TestSendStopsDuringBackoff(t *testing.T) {
 		n, err := s.Send(ctx, "e", "id", alert{})
 		done <- result{n, err}
 	}()
-	for deadline := time.Now().Add(5 * time.Second); rc.count() == 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); logs.FilterMessage("webhook delivery failed; retrying").Len() == 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
