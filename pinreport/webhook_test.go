@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hardtls/caddy-hardtls/internal/webhook"
 )
@@ -124,12 +125,14 @@ func TestWebhookStopsDuringBackoff(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	hook := provisioned(t, &Webhook{URL: srv.URL, Backoff: 1 << 62})
-	s := newSink(hook, srv.Client(), new(counters), zap.NewNop())
+	core, logs := observer.New(zap.DebugLevel)
+	s := newSink(hook, srv.Client(), new(counters), zap.New(core))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.run(ctx); close(done) }()
 	s.enqueue(newAlert(EventExpired, SeverityCritical, time.Now(), "x"))
-	waitFor(t, "the first attempt", func() bool { return rc.count() == 1 })
+	// Logged after the first answer and before the wait to retry.
+	waitFor(t, "the wait to retry", func() bool { return logs.FilterMessage("webhook delivery failed; retrying").Len() == 1 })
 	cancel()
 	select {
 	case <-done:
