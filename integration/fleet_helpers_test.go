@@ -47,16 +47,15 @@ var (
 	caddyBinErr  error
 )
 
-// buildCaddy builds cmd/caddy once per test run.
+// buildCaddy builds cmd/caddy once per test run, into TestMain's
+// temporary folder (an 80 MB binary must not outlive the run).
 func buildCaddy(t *testing.T) string {
 	t.Helper()
 	caddyBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hardtls-fleet-bin-")
-		if err != nil {
-			caddyBinErr = err
+		if caddyBinErr = os.MkdirAll(binDir, 0o700); caddyBinErr != nil {
 			return
 		}
-		caddyBin = filepath.Join(dir, "caddy")
+		caddyBin = filepath.Join(binDir, "caddy")
 		cmd := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
 		cmd.Dir = ".."
 		out, err := cmd.CombinedOutput()
@@ -242,12 +241,20 @@ func (p *fleetProc) view() (fleet.View, error) {
 	return v, json.NewDecoder(resp.Body).Decode(&v)
 }
 
+// logTail is what a failure shows of the process's log: every warning
+// and error line (the first 40), then the last 6000 bytes.
 func (p *fleetProc) logTail() string {
 	b, _ := os.ReadFile(filepath.Join(p.dir, "caddy.log"))
+	var problems []string
+	for line := range strings.Lines(string(b)) {
+		if len(problems) < 40 && (strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`)) {
+			problems = append(problems, line)
+		}
+	}
 	if len(b) > 6000 {
 		b = b[len(b)-6000:]
 	}
-	return string(b)
+	return "warnings and errors:\n" + strings.Join(problems, "") + "tail:\n" + string(b)
 }
 
 // waitFleet is eventually for a cond that returns what it saw: it

@@ -44,6 +44,7 @@ var (
 	adminPort, httpPort, httpsPort int
 	dataDir                        string
 	logFile                        string
+	binDir                         string // buildCaddy's output, removed with the rest
 )
 
 func TestMain(m *testing.M) {
@@ -68,6 +69,7 @@ func TestMain(m *testing.M) {
 	// imported, before TestMain), and its config autosave too.
 	dataDir = filepath.Join(tmp, "data")
 	logFile = filepath.Join(tmp, "caddy.log")
+	binDir = filepath.Join(tmp, "bin")
 	os.Setenv("XDG_DATA_HOME", dataDir)
 	os.Setenv("XDG_CONFIG_HOME", filepath.Join(tmp, "config"))
 	code := m.Run()
