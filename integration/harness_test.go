@@ -278,8 +278,6 @@ func client(roots *x509.CertPool) *http.Client {
 	}
 }
 
-// get sends a GET with a fresh connection and returns the response with
-// its body read.
 // client3 is an HTTP/3 client (quic-go's) that trusts roots and, like
 // client, dials 127.0.0.1 whatever the URL's host.
 func client3(t *testing.T, roots *x509.CertPool) *http.Client {
@@ -302,6 +300,22 @@ func client3(t *testing.T, roots *x509.CertPool) *http.Client {
 	}
 }
 
+// waitHTTP3 waits until Caddy answers url over HTTP/3 through c: its
+// QUIC listener starts a moment after a config load returns.
+func waitHTTP3(t *testing.T, c *http.Client, url string) {
+	t.Helper()
+	eventually(t, 10*time.Second, "Caddy answering HTTP/3 at "+url, func() (bool, string) {
+		resp, err := c.Get(url)
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return true, ""
+	})
+}
+
+// get sends a GET with a fresh connection and returns the response with
+// its body read.
 func get(t *testing.T, c *http.Client, url string, header ...string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)

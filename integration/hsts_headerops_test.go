@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // helmetUpstream answers like an Express app with helmet's defaults: its
@@ -137,13 +136,7 @@ func TestHSTSHeaderOpsCannotChangeIt(t *testing.T) {
 	} {
 		c := proto.c
 		if proto.name == "HTTP/3.0" {
-			eventually(t, 10*time.Second, "Caddy answering HTTP/3", func() (bool, string) {
-				resp, err := c.Get(https + "/" + paths[0])
-				if err == nil {
-					resp.Body.Close()
-				}
-				return err == nil, fmt.Sprint(err)
-			})
+			waitHTTP3(t, c, https+"/"+paths[0])
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex

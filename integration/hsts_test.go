@@ -114,10 +114,7 @@ func TestHSTSHeaderOnEveryResponse(t *testing.T) {
 	// the same port (Caddy serves h3 there by default).
 	t.Run("http3", func(t *testing.T) {
 		h3 := client3(t, roots)
-		eventually(t, 10*time.Second, "Caddy answering HTTP/3", func() (bool, string) {
-			_, err := h3.Get(base + "/ok")
-			return err == nil, fmt.Sprint(err)
-		})
+		waitHTTP3(t, h3, base+"/ok")
 		for _, tc := range cases {
 			resp, body := get(t, h3, base+tc.path)
 			if resp.ProtoMajor != 3 {

@@ -756,10 +756,7 @@ func TestTLSGuardTelemetryHTTP3(t *testing.T) {
 	roots := localRoot(t)
 	waitCert(t, "tele3.localhost", roots)
 	url := "https://tele3.localhost:" + strconv.Itoa(httpsPort) + "/"
-	eventually(t, 10*time.Second, "Caddy answering HTTP/3", func() (bool, string) {
-		_, err := client3(t, roots).Get(url)
-		return err == nil, fmt.Sprint(err)
-	})
+	waitHTTP3(t, client3(t, roots), url)
 	time.Sleep(100 * time.Millisecond) // the TCP connection of waitCert closes
 	before := scrape(t)
 	const n = 3
