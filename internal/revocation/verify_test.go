@@ -165,6 +165,9 @@ func TestParseCRLBodies(t *testing.T) {
 	}
 }
 
+// opensslErrorLine is a line of openssl verify naming an error by code.
+var opensslErrorLine = regexp.MustCompile(`(?m)^error (\d+) at `)
+
 // opensslVerdict is what openssl verify -crl_check, an implementation we
 // did not write, says of leaf with the CRL der at the time at: good (it
 // verifies), revoked (error 23, "certificate revoked", and no other) or
@@ -180,7 +183,7 @@ func opensslVerdict(t *testing.T, leaf, issuer *x509.Certificate, der []byte, at
 	}, "verify", "-crl_check", "-attime", strconv.FormatInt(at.Unix(), 10), "-CAfile", "ca.pem", "-CRLfile", "crl.pem", "leaf.pem")
 	t.Logf("openssl verify: %s", strings.TrimSpace(string(out)))
 	codes := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^error (\d+) at `).FindAllStringSubmatch(string(out), -1) {
+	for _, m := range opensslErrorLine.FindAllStringSubmatch(string(out), -1) {
 		codes[m[1]] = true
 	}
 	switch {
